@@ -1,0 +1,41 @@
+// JSON request bodies, read by us rather than by the framework so that each way a body can be
+// wrong gets its own clear answer: too large (413), not JSON (415), not parseable (400, naming the
+// `nan`/`inf` a failed sensor prints).
+import { ApiError, type ErrorDetail } from "./errors";
+
+export function isJsonType(contentType: string | null): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return type === "application/json" || type.endsWith("+json");
+}
+
+export function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, "body_too_large", `The body is larger than ${maxBytes} bytes (MAX_BODY_BYTES).`);
+}
+
+const NOT_A_NUMBER = /"([^"\\]{1,64})"\s*:\s*[-+]?(nan|inf(inity)?)\b/gi;
+
+export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
+  if (!isJsonType(request.headers.get("content-type"))) {
+    throw new ApiError(415, "unsupported_media_type", "Send the body as JSON with the header Content-Type: application/json.");
+  }
+  const text = await request.text();
+  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const details: ErrorDetail[] = [...text.matchAll(NOT_A_NUMBER)].map((m) => ({
+      field: m[1]!,
+      message: `"${m[2]}" is not a number JSON can carry: the sensor may have failed`,
+    }));
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError(
+      400,
+      "malformed_json",
+      details.length > 0
+        ? `The body is not valid JSON: ${details.map((d) => d.field).join(", ")} ${details.length > 1 ? "are" : "is"} not a number (nan/inf). Check the sensor.`
+        : `The body is not valid JSON (${reason}).`,
+      details.length > 0 ? details : undefined,
+    );
+  }
+}

@@ -1,0 +1,111 @@
+// Configuration: read once from the environment (Bun has already merged `.env` into it, without
+// overriding real variables), validated, and passed to createApp. Nothing else reads process.env.
+import { t } from "elysia";
+
+export const Config = t.Object({
+  port: t.Integer({ minimum: 0, maximum: 65535 }),
+  host: t.String(),
+  timezone: t.String(),
+  cipGapMinutes: t.Number({ exclusiveMinimum: 0 }),
+  defaultDevice: t.String(),
+  apiKeys: t.Array(t.String()),
+  readKeys: t.Array(t.String()),
+  allowUnauthenticated: t.Boolean(),
+  maxStreamsPerKey: t.Integer({ minimum: 0 }),
+  maxBodyBytes: t.Integer({ minimum: 256 }),
+  sseKeepAliveSeconds: t.Number({ exclusiveMinimum: 0 }),
+  logLevel: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")]),
+  logFormat: t.Union([t.Literal("text"), t.Literal("json")]),
+});
+export type Config = typeof Config.static;
+
+export class ConfigError extends Error {}
+
+/** One entry per variable: its default (as written in .env.example) and what it means. */
+export const VARIABLES = {
+  PORT: { default: "8000", help: "TCP port for HTTP, WebSocket and SSE" },
+  HOST: { default: "0.0.0.0", help: "address to listen on (0.0.0.0 = every interface)" },
+  TIMEZONE: { default: "", help: "IANA zone for timestamps, e.g. America/Sao_Paulo (empty = the host's zone)" },
+  CIP_GAP_MINUTES: { default: "10", help: "a reading this many minutes (decimals allowed) after the device's previous one opens a new cleaning cycle" },
+  DEFAULT_DEVICE: { default: "default", help: "device id used by the original paths /sensor_data and /api/sensor_data" },
+  API_KEY: { default: "", help: "comma-separated keys accepted for ingest (X-API-Key header)" },
+  API_KEY_WS: { default: "", help: "comma-separated keys accepted for reading data, WebSocket and SSE (X-API-Key header or api-key query)" },
+  ALLOW_UNAUTHENTICATED: { default: "false", help: "true serves roles that have no key to every client; otherwise they answer only this machine (loopback)" },
+  MAX_WS_CONNECTIONS_PER_KEY: { default: "10", help: "live streams (WebSocket + SSE) allowed per key; 0 = unlimited" },
+  MAX_BODY_BYTES: { default: "65536", help: "largest request body accepted; larger gets 413" },
+  SSE_KEEPALIVE_SECONDS: { default: "15", help: "seconds between keep-alive comments on an idle SSE stream" },
+  LOG_LEVEL: { default: "info", help: "debug, info, warn or error" },
+  LOG_FORMAT: { default: "text", help: "text (one readable line per event) or json (one JSON object per line)" },
+} as const;
+export type Variable = keyof typeof VARIABLES;
+export type Env = Record<string, string | undefined>;
+
+function hostZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/** Reads and validates every variable; the first bad one stops start-up with a sentence naming it. */
+export function loadConfig(env: Env): Config {
+  const raw = (name: Variable): string => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? VARIABLES[name].default : value;
+  };
+  const fail = (name: Variable, expected: string): never => {
+    throw new ConfigError(`${name} must be ${expected} (got "${env[name]}").`);
+  };
+  const integer = (name: Variable, min: number, max: number): number => {
+    const text = raw(name);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) fail(name, `a whole number from ${min} to ${max}`);
+    return value;
+  };
+  const positive = (name: Variable): number => {
+    const value = Number(raw(name));
+    if (!Number.isFinite(value) || value <= 0) fail(name, "a number greater than 0 (decimals allowed)");
+    return value;
+  };
+  const boolean = (name: Variable): boolean => {
+    const text = raw(name).toLowerCase();
+    if (["true", "1", "yes", "on"].includes(text)) return true;
+    if (["false", "0", "no", "off"].includes(text)) return false;
+    return fail(name, "true or false");
+  };
+  const oneOf = <const T extends string>(name: Variable, options: readonly T[]): T => {
+    const text = raw(name).toLowerCase();
+    const found = options.find((option) => option === text);
+    return found ?? fail(name, `one of ${options.join(", ")}`);
+  };
+  const keys = (name: Variable): string[] =>
+    raw(name)
+      .split(",")
+      .map((key) => key.trim())
+      .filter((key) => key !== "");
+
+  const timezone = raw("TIMEZONE") || hostZone();
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+  } catch {
+    fail("TIMEZONE", "an IANA time zone name such as UTC or America/Sao_Paulo");
+  }
+  const defaultDevice = raw("DEFAULT_DEVICE");
+  if (!DEVICE_ID.test(defaultDevice)) fail("DEFAULT_DEVICE", "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
+
+  return {
+    port: integer("PORT", 0, 65535),
+    host: raw("HOST"),
+    timezone,
+    cipGapMinutes: positive("CIP_GAP_MINUTES"),
+    defaultDevice,
+    apiKeys: keys("API_KEY"),
+    readKeys: keys("API_KEY_WS"),
+    allowUnauthenticated: boolean("ALLOW_UNAUTHENTICATED"),
+    maxStreamsPerKey: integer("MAX_WS_CONNECTIONS_PER_KEY", 0, 1_000_000),
+    maxBodyBytes: integer("MAX_BODY_BYTES", 256, 64 * 1024 * 1024),
+    sseKeepAliveSeconds: positive("SSE_KEEPALIVE_SECONDS"),
+    logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"] as const),
+    logFormat: oneOf("LOG_FORMAT", ["text", "json"] as const),
+  };
+}
+
+/** Device ids as DESIGN §3 fixes them: safe in paths, topics and file names. */
+export const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -1,0 +1,25 @@
+// Small request helpers shared by the feature routes.
+import type { Server } from "bun";
+import type { Auth, Role } from "./auth";
+
+type Ctx = { request: Request; server: Server<unknown> | null; query: Record<string, string | undefined> };
+
+export function peerOf(server: Server<unknown> | null, request: Request): string | undefined {
+  return server?.requestIP(request)?.address;
+}
+
+/** The key a client presented: the X-API-Key header, or for readers also the `api-key` query parameter. */
+export function presentedKey(role: Role, request: Request, query: Record<string, string | undefined>): string | null {
+  return request.headers.get("x-api-key") ?? (role === "read" ? (query["api-key"] ?? null) : null);
+}
+
+/** A beforeHandle hook that lets the request through only if it may act in `role`. */
+export function guard(auth: Auth, role: Role) {
+  return ({ request, server, query }: Ctx): void => {
+    auth.check(role, presentedKey(role, request, query), peerOf(server, request));
+  };
+}
+
+export function json(text: string, status = 200): Response {
+  return new Response(text, { status, headers: { "content-type": "application/json" } });
+}

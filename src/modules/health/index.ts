@@ -1,0 +1,33 @@
+// Health: public, cheap, and the same shape the original service answered with.
+import { Elysia, t } from "elysia";
+import type { Services } from "../../app";
+
+export const Health = t.Object({
+  status: t.Union([t.Literal("healthy"), t.Literal("degraded")]),
+  timestamp: t.String(),
+  service: t.String(),
+  version: t.String(),
+  uptime_s: t.Number(),
+  devices: t.Integer({ description: "devices seen since start" }),
+  streams: t.Integer({ description: "live WebSocket and SSE streams" }),
+});
+
+export function healthRoutes(s: Services) {
+  const health = () => {
+    const now = s.clock.now();
+    let devices = 0;
+    for (const _ of s.cycles.devices()) devices++;
+    return {
+      status: "healthy" as const,
+      timestamp: s.clock.iso(now),
+      service: "sensorflow",
+      version: s.version,
+      uptime_s: Math.round((now - s.startedAt) / 100) / 10,
+      devices,
+      streams: s.slots.count(),
+    };
+  };
+  const options = (path: string) =>
+    ({ response: { 200: Health }, detail: { summary: `Service health (${path})`, tags: ["health"] } });
+  return new Elysia({ name: "health" }).get("/health", health, options("/health")).get("/api/health", health, options("/api/health"));
+}

@@ -1,0 +1,50 @@
+// Ingest routes: the original paths for the default device, and per-device readings (one or a batch).
+import { Elysia, t } from "elysia";
+import type { Services } from "../../app";
+import { readJson } from "../../body";
+import { ErrorBody } from "../../errors";
+import { guard, json } from "../../http";
+import { DeviceParams, ReadingInput, StoredReading } from "../readings/model";
+import { ReadingBatch } from "./model";
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody };
+
+export function ingestRoutes(s: Services) {
+  const parse = ({ request }: { request: Request }) => readJson(request, s.config.maxBodyBytes);
+  const beforeHandle = guard(s.auth, "ingest");
+  const legacy = (path: string) =>
+    ({
+      body: ReadingInput,
+      parse,
+      beforeHandle,
+      response: { 201: StoredReading, ...errors },
+      detail: {
+        summary: `Post a reading for the default device (${path})`,
+        description: "The path the original boards use. Needs an ingest key (X-API-Key) when API_KEY is set.",
+        tags: ["ingest"],
+      },
+    });
+
+  return new Elysia({ name: "ingest" })
+    .post("/sensor_data", ({ body }) => json(s.ingest.accept(s.config.defaultDevice, [body])[0]!, 201), legacy("/sensor_data"))
+    .post("/api/sensor_data", ({ body }) => json(s.ingest.accept(s.config.defaultDevice, [body])[0]!, 201), legacy("/api/sensor_data"))
+    .post(
+      "/api/devices/:device/readings",
+      ({ body, params }) => {
+        if (!Array.isArray(body)) return json(s.ingest.accept(params.device, [body])[0]!, 201);
+        return json(`[${s.ingest.accept(params.device, body).join(",")}]`, 201);
+      },
+      {
+        params: DeviceParams,
+        body: ReadingBatch,
+        parse,
+        beforeHandle,
+        response: { 201: t.Union([StoredReading, t.Array(StoredReading)]), ...errors },
+        detail: {
+          summary: "Post one reading or a batch for a device",
+          description: "One reading, or a JSON array of up to 1,000 stored all-or-nothing. Answers with the stored reading(s).",
+          tags: ["ingest"],
+        },
+      },
+    );
+}

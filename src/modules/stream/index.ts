@@ -1,0 +1,134 @@
+// Stream routes: the original `/ws/sensor_updates`, topic WebSockets at `/ws`, and SSE at `/api/stream`.
+import { Elysia } from "elysia";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { Services, StreamSocket } from "../../app";
+import { ApiError, ErrorBody } from "../../errors";
+import { TOPIC } from "../../events";
+import { guard, peerOf, presentedKey } from "../../http";
+import { ClientMessage, StreamQuery } from "./model";
+import { invalidTopic, parseTopics } from "./service";
+
+const checkMessage = TypeCompiler.Compile(ClientMessage);
+
+/** Policy violation (RFC 6455): the client is over its stream cap. */
+const CLOSE_POLICY = 1008;
+
+type Socket = StreamSocket;
+type WsData = { query: Record<string, string | undefined>; request: Request };
+
+export function streamRoutes(s: Services) {
+  const beforeHandle = guard(s.auth, "read");
+  const keys = new WeakMap<Socket, string>();
+  const overCap = () =>
+    `too many live streams for this key (MAX_WS_CONNECTIONS_PER_KEY=${s.config.maxStreamsPerKey})`;
+
+  /** Takes a stream slot for the socket's key, or closes it with 1008; true if it may stay. */
+  const admit = (raw: Socket, data: WsData): boolean => {
+    const key = presentedKey("read", data.request, data.query) ?? "";
+    if (!s.slots.acquire(key)) {
+      s.log.warn("stream refused: over the per-key cap", { peer: raw.remoteAddress, path: new URL(data.request.url).pathname });
+      raw.close(CLOSE_POLICY, overCap());
+      return false;
+    }
+    keys.set(raw, key);
+    s.sockets.add(raw);
+    return true;
+  };
+  const leave = (raw: Socket) => {
+    const key = keys.get(raw);
+    if (key === undefined) return;
+    keys.delete(raw);
+    s.sockets.delete(raw);
+    s.slots.release(key);
+  };
+  const send = (raw: Socket, body: Record<string, unknown>) => raw.send(JSON.stringify(body));
+
+  return new Elysia({ name: "stream" })
+    .ws("/ws/sensor_updates", {
+      query: StreamQuery,
+      beforeHandle,
+      detail: { summary: "Every reading of every device (the original stream)", tags: ["stream"] },
+      open(ws) {
+        if (admit(ws.raw, ws.data)) ws.raw.subscribe(TOPIC.readings);
+      },
+      close(ws) {
+        leave(ws.raw);
+      },
+    })
+    .ws("/ws", {
+      query: StreamQuery,
+      beforeHandle(context) {
+        beforeHandle(context);
+        parseTopics(context.query.topics, []);
+      },
+      detail: {
+        summary: "Topic subscriptions: ?topics=a,b and {op: subscribe|unsubscribe, topic} messages",
+        description:
+          'Topics: readings, cycles, alarms, devices/<device>. Frames are JSON with a "type" field (reading, cycle.opened, cycle.closed, ack, error, welcome).',
+        tags: ["stream"],
+      },
+      open(ws) {
+        if (!admit(ws.raw, ws.data)) return;
+        const topics = parseTopics(ws.data.query.topics, []);
+        for (const topic of topics) ws.raw.subscribe(topic);
+        send(ws.raw, { type: "welcome", topics, seq: s.events.lastSeq() });
+      },
+      message(ws, message) {
+        let parsed: unknown = message;
+        if (typeof message === "string") {
+          try {
+            parsed = JSON.parse(message);
+          } catch {
+            return send(ws.raw, { type: "error", error: "malformed_message", message: 'Messages are JSON, e.g. {"op":"subscribe","topic":"readings"}.' });
+          }
+        }
+        if (!checkMessage.Check(parsed)) {
+          return send(ws.raw, {
+            type: "error",
+            error: "invalid_message",
+            message: 'Unknown message: send {"op":"subscribe"|"unsubscribe","topic":"..."} or {"op":"ping"}.',
+          });
+        }
+        if (parsed.op === "ping") return send(ws.raw, { type: "pong", seq: s.events.lastSeq() });
+        const problem = invalidTopic(parsed.topic);
+        if (problem) return send(ws.raw, { type: "error", error: "invalid_topic", message: problem, topic: parsed.topic });
+        if (parsed.op === "subscribe") ws.raw.subscribe(parsed.topic);
+        else ws.raw.unsubscribe(parsed.topic);
+        send(ws.raw, { type: "ack", op: parsed.op, topic: parsed.topic, topics: ws.raw.subscriptions });
+      },
+      close(ws) {
+        leave(ws.raw);
+      },
+    })
+    .get(
+      "/api/stream",
+      ({ query, request, server }) => {
+        const topics = parseTopics(query.topics, [TOPIC.readings]);
+        const key = presentedKey("read", request, query) ?? "";
+        if (!s.slots.acquire(key)) {
+          s.log.warn("stream refused: over the per-key cap", { peer: peerOf(server, request), path: "/api/stream" });
+          throw new ApiError(429, "too_many_streams", `There are ${overCap()}. Close another stream first.`);
+        }
+        // SSE outlives Bun's idle timeout; keep-alive comments keep proxies from cutting it.
+        server?.timeout(request, 0);
+        const body = s.streams.sse(topics, key, request.signal, `retry: 3000\n: subscribed to ${topics.join(",")}\n\n`);
+        return new Response(body, {
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+          },
+        });
+      },
+      {
+        query: StreamQuery,
+        beforeHandle,
+        response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody },
+        detail: {
+          summary: "Server-Sent Events for some topics (default: readings)",
+          description: "Each event has id: <seq>, event: <type> and data: the event's JSON. Keep-alive comments every SSE_KEEPALIVE_SECONDS.",
+          tags: ["stream"],
+        },
+      },
+    );
+}

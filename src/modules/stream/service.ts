@@ -1,0 +1,104 @@
+// Live streams: who is connected, on which topics, and the SSE keep-alive. Fan-out itself is the
+// bus's job; this module tracks connections so they can be counted, capped and closed.
+import type { StreamSlots } from "../../auth";
+import type { Bus } from "../../bus";
+import { ApiError } from "../../errors";
+import { TOPIC_PATTERN } from "./model";
+
+const encoder = new TextEncoder();
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+/** Events queued for an SSE client that is not reading before it is dropped (it resumes by seq). */
+const SSE_MAX_QUEUE = 1000;
+
+export function invalidTopic(topic: string): string | undefined {
+  return TOPIC_PATTERN.test(topic) ? undefined : `"${topic}" is not a topic: use readings, cycles, alarms or devices/<device id>.`;
+}
+
+/** `?topics=a,b` → the topic list; throws a 400 naming the first bad one. */
+export function parseTopics(text: string | undefined, fallback: string[]): string[] {
+  if (text === undefined || text.trim() === "") return fallback;
+  const topics = [...new Set(text.split(",").map((topic) => topic.trim()).filter(Boolean))];
+  for (const topic of topics) {
+    const problem = invalidTopic(topic);
+    if (problem) throw new ApiError(400, "invalid_topic", problem, [{ field: "topics", message: problem }]);
+  }
+  return topics;
+}
+
+interface SseConnection {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  close(): void;
+}
+
+export interface Streams {
+  /** An SSE response body for `topics`, holding a stream slot of `key` until the client leaves. */
+  sse(topics: string[], key: string, signal: AbortSignal, preamble: string): ReadableStream<Uint8Array>;
+  sseCount(): number;
+  closeAll(): void;
+}
+
+export function createStreams(deps: { bus: Bus; slots: StreamSlots; keepAliveSeconds: number }): Streams {
+  const { bus, slots } = deps;
+  const live = new Set<SseConnection>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  // One timer for every SSE stream, running only while there is one.
+  const keepAlive = () => {
+    for (const connection of live) connection.controller.enqueue(KEEP_ALIVE);
+  };
+  const track = (connection: SseConnection) => {
+    live.add(connection);
+    timer ??= setInterval(keepAlive, deps.keepAliveSeconds * 1000);
+  };
+  const untrack = (connection: SseConnection) => {
+    live.delete(connection);
+    if (live.size === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
+
+  return {
+    sse(topics, key, signal, preamble) {
+      let connection: SseConnection | undefined;
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          let closed = false;
+          const sink = {
+            send(chunk: Uint8Array) {
+              if ((controller.desiredSize ?? 0) < -SSE_MAX_QUEUE) connection?.close();
+              else controller.enqueue(chunk);
+            },
+          };
+          const unsubscribe = bus.subscribeSse(topics, sink);
+          connection = {
+            controller,
+            close() {
+              if (closed) return;
+              closed = true;
+              unsubscribe();
+              slots.release(key);
+              untrack(this);
+              try {
+                controller.close();
+              } catch {
+                // already closed by the client leaving
+              }
+            },
+          };
+          track(connection);
+          controller.enqueue(encoder.encode(preamble));
+          // A client leaving shows on the request's signal, not always in cancel (DESIGN §6).
+          signal.addEventListener("abort", () => connection?.close(), { once: true });
+        },
+        cancel() {
+          connection?.close();
+        },
+      });
+    },
+    sseCount: () => live.size,
+    closeAll() {
+      for (const connection of [...live]) connection.close();
+    },
+  };
+}
