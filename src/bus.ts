@@ -18,7 +18,8 @@ export interface Publisher {
 }
 
 export interface SseSink {
-  send(chunk: Uint8Array): void;
+  /** `seq` lets a sink subscribed to overlapping topics send each event once. */
+  send(chunk: Uint8Array, seq: number): void;
 }
 
 export interface Bus {
@@ -50,7 +51,7 @@ export function createLocalBus(): Bus {
       const subscribers = sse.get(topic);
       if (subscribers === undefined) return;
       const chunk = sseFrame(event);
-      for (const sink of subscribers) sink.send(chunk);
+      for (const sink of subscribers) sink.send(chunk, event.seq);
     },
     attach(next) {
       server = next;

@@ -41,7 +41,8 @@ export function streamRoutes(s: Services) {
     s.sockets.delete(raw);
     s.slots.release(key);
   };
-  const send = (raw: Socket, body: Record<string, unknown>) => raw.send(JSON.stringify(body));
+  // Returns nothing on purpose: Elysia sends whatever a WS handler returns.
+  const send = (raw: Socket, body: Record<string, unknown>): void => void raw.send(JSON.stringify(body));
 
   return new Elysia({ name: "stream" })
     .ws("/ws/sensor_updates", {

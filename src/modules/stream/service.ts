@@ -64,8 +64,12 @@ export function createStreams(deps: { bus: Bus; slots: StreamSlots; keepAliveSec
       return new ReadableStream<Uint8Array>({
         start(controller) {
           let closed = false;
+          let lastSeq = 0;
           const sink = {
-            send(chunk: Uint8Array) {
+            send(chunk: Uint8Array, seq: number) {
+              // An event on two subscribed topics (cycles and devices/x) goes out once.
+              if (seq <= lastSeq) return;
+              lastSeq = seq;
               if ((controller.desiredSize ?? 0) < -SSE_MAX_QUEUE) connection?.close();
               else controller.enqueue(chunk);
             },

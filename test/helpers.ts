@@ -1,0 +1,231 @@
+// Shared test helpers: start the real app on port 0, and talk to it as devices and dashboards do.
+import { createApp, type AppOptions } from "../src/app";
+import { loadConfig, type Env } from "../src/config";
+import { createLogger } from "../src/log";
+
+export const INGEST_KEY = "board-key-1";
+export const READ_KEY = "screen-key-1";
+
+/** The firmware's exact body (DESIGN §2): printf("%.2f") with a space before "flow". */
+export const FIRMWARE_BODY = '{"temperature":75.50,"pressure":2.30,"concentration":0.80, "flow":1.20}';
+export const READING = { temperature: 75.5, pressure: 2.3, concentration: 0.8, flow: 1.2 };
+
+export interface Running {
+  url: string;
+  ws: string;
+  port: number;
+  logs: string[];
+  services: ReturnType<typeof createApp>["services"];
+  /** Moves the server's clock forward. */
+  advance(ms: number): void;
+  stop(): Promise<void>;
+}
+
+export async function start(env: Env = {}, options: AppOptions = {}, listen: { idleTimeout?: number } = {}): Promise<Running> {
+  const config = loadConfig({
+    API_KEY: INGEST_KEY,
+    API_KEY_WS: READ_KEY,
+    TIMEZONE: "America/Sao_Paulo",
+    LOG_LEVEL: "debug",
+    ...env,
+  });
+  let now = Date.parse("2024-01-15T13:30:00.000Z");
+  const logs: string[] = [];
+  const { app, services } = createApp(config, {
+    now: () => now,
+    log: createLogger(config, (line) => logs.push(line)),
+    ...options,
+  });
+  app.listen({ port: 0, hostname: "127.0.0.1", reusePort: false, ...listen });
+  const port = app.server!.port!;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}`,
+    port,
+    logs,
+    services,
+    advance: (ms) => void (now += ms),
+    stop: () => app.stop(true),
+  };
+}
+
+export function post(url: string, body: unknown, key: string | null = INGEST_KEY): Promise<Response> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (key) headers["x-api-key"] = key;
+  return fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+}
+
+export function get(url: string, key: string | null = READ_KEY): Promise<Response> {
+  return fetch(url, { headers: key ? { "x-api-key": key } : {} });
+}
+
+/** Sends raw bytes over a new TCP connection and returns everything the server answers until it closes. */
+export async function rawHttp(port: number, bytes: string, timeoutMs = 3000): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const { promise, resolve, reject } = Promise.withResolvers<string>();
+  const timer = setTimeout(() => reject(new Error(`no close within ${timeoutMs} ms; got: ${Buffer.concat(chunks)}`)), timeoutMs);
+  await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      open: (socket) => void socket.write(bytes),
+      data: (_socket, data) => void chunks.push(new Uint8Array(data)),
+      close: () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString("latin1"));
+      },
+      error: (_socket, error) => reject(error),
+    },
+  });
+  return promise;
+}
+
+export function firmwareRequest(path: string, body = FIRMWARE_BODY, key = INGEST_KEY): string {
+  return (
+    `POST ${path} HTTP/1.1\r\nHost: 192.168.0.10\r\nContent-Type: application/json\r\n` +
+    `X-API-Key: ${key}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+export type Frame = Record<string, unknown>;
+
+/** A WebSocket client that queues what it receives, so a test can await the next frame. */
+export class WsClient {
+  readonly socket: WebSocket;
+  private frames: Frame[] = [];
+  private waiters: ((frame: Frame) => void)[] = [];
+  closed: Promise<{ code: number; reason: string }>;
+  opened: Promise<void>;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.addEventListener("open", () => resolve(), { once: true });
+      this.socket.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });
+    });
+    this.closed = new Promise((resolve) =>
+      this.socket.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason }), { once: true }),
+    );
+    this.socket.addEventListener("message", (event) => {
+      const frame = JSON.parse(String(event.data)) as Frame;
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(frame);
+      else this.frames.push(frame);
+    });
+  }
+
+  next(timeoutMs = 2000): Promise<Frame> {
+    const frame = this.frames.shift();
+    if (frame) return Promise.resolve(frame);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = (f: Frame) => {
+        clearTimeout(timer);
+        resolve(f);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** The next frame of a given type, skipping others. */
+  async nextOf(type: string, timeoutMs = 2000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = await this.next(Math.max(1, deadline - Date.now()));
+      if (frame.type === type) return frame;
+    }
+  }
+
+  /** Frames already received and not yet taken. */
+  pending(): Frame[] {
+    return this.frames.splice(0);
+  }
+
+  send(body: unknown) {
+    this.socket.send(typeof body === "string" ? body : JSON.stringify(body));
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+export async function openWs(url: string): Promise<WsClient> {
+  const client = new WsClient(url);
+  await client.opened;
+  return client;
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data?: string;
+  comment?: string;
+}
+
+/** Reads an SSE response as a queue of events (comments included, as `comment`). */
+export class SseClient {
+  private buffer = "";
+  private events: SseEvent[] = [];
+  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private decoder = new TextDecoder();
+  private pendingRead?: Promise<ReadableStreamReadResult<Uint8Array>>;
+  readonly controller = new AbortController();
+
+  constructor(readonly response: Response) {
+    this.reader = response.body!.getReader();
+  }
+
+  static async open(url: string, key: string | null = READ_KEY): Promise<SseClient> {
+    const controller = new AbortController();
+    const response = await fetch(url, { headers: key ? { "x-api-key": key } : {}, signal: controller.signal });
+    const client = new SseClient(response);
+    client.abort = () => controller.abort();
+    return client;
+  }
+
+  abort = () => {};
+
+  async next(timeoutMs = 2000): Promise<SseEvent> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.events.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no SSE event within ${timeoutMs} ms`);
+      // One read stays pending across timeouts, so no chunk is lost to a lost race.
+      const read = (this.pendingRead ??= this.reader.read());
+      const chunk = await Promise.race([read, Bun.sleep(left).then(() => "timeout" as const)]);
+      if (chunk === "timeout") continue;
+      this.pendingRead = undefined;
+      if (chunk.done) throw new Error("SSE stream ended");
+      this.buffer += this.decoder.decode(chunk.value, { stream: true });
+      let end: number;
+      while ((end = this.buffer.indexOf("\n\n")) >= 0) {
+        const block = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        const event: SseEvent = {};
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) event.comment = line.slice(1).trim();
+          else {
+            const colon = line.indexOf(":");
+            const field = line.slice(0, colon);
+            const value = line.slice(colon + 1).replace(/^ /, "");
+            if (field === "id" || field === "event" || field === "data") event[field] = value;
+          }
+        }
+        this.events.push(event);
+      }
+    }
+    return this.events.shift()!;
+  }
+
+  async nextEvent(timeoutMs = 2000): Promise<SseEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const event = await this.next(Math.max(1, deadline - Date.now()));
+      if (event.event) return event;
+    }
+  }
+}
