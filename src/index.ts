@@ -21,18 +21,14 @@ try {
   process.exit(1);
 }
 
-const describe = (role: "ingest" | "read", variable: string) => {
-  const mode = auth.mode(role);
-  if (mode === "key") return `${role}: key required (${variable})`;
-  if (mode === "open") return `${role}: OPEN to anyone (ALLOW_UNAUTHENTICATED=true)`;
-  return `${role}: this machine only (set ${variable} to let others in)`;
-};
+const AUTH_MODE = { key: "key required", open: "OPEN to anyone", loopback: "this machine only" } as const;
 log.info(`SensorFlow ${services.version} listening on http://${config.host}:${app.server?.port}`, {
+  ingest: AUTH_MODE[auth.mode("ingest")],
+  read: AUTH_MODE[auth.mode("read")],
   timezone: config.timezone,
   cip_gap_minutes: config.cipGapMinutes,
   default_device: config.defaultDevice,
 });
-log.info(`auth: ${describe("ingest", "API_KEY")}; ${describe("read", "API_KEY_WS")}`);
 if (auth.mode("ingest") === "loopback") {
   log.warn("no API_KEY is set: boards on the network cannot post yet. Set API_KEY=<key> (and API_KEY_WS=<key> for dashboards) in .env, or ALLOW_UNAUTHENTICATED=true on a closed network.");
 }

@@ -21,7 +21,7 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function start(env: Env = {}, options: AppOptions = {}, listen: { idleTimeout?: number } = {}): Promise<Running> {
+export async function start(env: Env = {}, options: AppOptions = {}, listen: { idleTimeout?: number; hostname?: string } = {}): Promise<Running> {
   const config = loadConfig({
     API_KEY: INGEST_KEY,
     API_KEY_WS: READ_KEY,
@@ -45,7 +45,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     logs,
     services,
     advance: (ms) => void (now += ms),
-    stop: () => app.stop(true),
+    stop: async () => void (await app.stop(true)),
   };
 }
 
@@ -170,9 +170,9 @@ export interface SseEvent {
 export class SseClient {
   private buffer = "";
   private events: SseEvent[] = [];
-  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private reader: { read: ReadableStreamDefaultReader<Uint8Array>["read"] };
   private decoder = new TextDecoder();
-  private pendingRead?: Promise<ReadableStreamReadResult<Uint8Array>>;
+  private pendingRead?: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>;
   readonly controller = new AbortController();
 
   constructor(readonly response: Response) {
@@ -228,4 +228,72 @@ export class SseClient {
       if (event.event) return event;
     }
   }
+}
+
+export interface Spawned {
+  url: string;
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  /** Every stderr line so far (the server logs there). */
+  lines: string[];
+  exited: Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Runs `bun src/index.ts` as a separate process, as a user would, and waits for its listening line. */
+export async function spawnServer(env: Record<string, string>, cmd = [process.execPath, "src/index.ts"]): Promise<Spawned> {
+  const proc = Bun.spawn(cmd, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines: string[] = [];
+  const { promise: listening, resolve, reject } = Promise.withResolvers<string>();
+  const exited = proc.exited;
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of proc.stderr) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 1);
+        lines.push(line);
+        const match = line.match(/listening on (http:\/\/[\w.:[\]-]+)/);
+        if (match) resolve(match[1]!);
+      }
+    }
+    if (buffer) lines.push(buffer);
+    reject(new Error(`server exited before listening:\n${lines.join("\n")}`));
+  })();
+  const timer = setTimeout(() => reject(new Error(`server did not listen within 10 s:\n${lines.join("\n")}`)), 10_000);
+  try {
+    const url = await listening;
+    return {
+      url,
+      proc,
+      lines,
+      exited,
+      stop: async (signal = "SIGTERM") => {
+        proc.kill(signal);
+        return exited;
+      },
+    };
+  } catch (error) {
+    proc.kill();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a command to completion and returns its exit code and output. */
+export async function run(cmd: string[], env: Record<string, string> = {}, timeoutMs = 10_000) {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
 }
