@@ -1,7 +1,6 @@
 // Composes the features into one Elysia app without listening, so tests build a fresh app (and
 // fresh state) each time. Every piece of state lives in the Services created here.
 import { Elysia } from "elysia";
-import { swagger } from "@elysiajs/swagger";
 import pkg from "../package.json";
 import { createAuth, createStreamSlots, type Auth, type StreamSlots } from "./auth";
 import { tooLarge } from "./body";
@@ -9,6 +8,7 @@ import { createLocalBus, type Bus } from "./bus";
 import { createClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import { ApiError, jsonResponse, validationDetails } from "./errors";
+import { docsRoutes } from "./docs";
 import { createEvents, type Events } from "./events";
 import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
@@ -129,27 +129,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
       s.bus.attach(null);
       s.streams.closeAll();
     })
-    .use(
-      swagger({
-        path: "/docs",
-        documentation: {
-          info: {
-            title: "SensorFlow API",
-            version: pkg.version,
-            description: "Real-time monitoring of Clean-in-Place cycles: ingest, latest values, live streams.",
-          },
-          tags: [
-            { name: "ingest", description: "Readings from sensor boards" },
-            { name: "readings", description: "Latest values per device" },
-            { name: "stream", description: "Live WebSocket topics and Server-Sent Events" },
-            { name: "health", description: "Service health" },
-          ],
-          components: {
-            securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "X-API-Key" } },
-          },
-        },
-      }),
-    )
+    .use(docsRoutes(s.version))
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
     .use(readingsRoutes(s))

@@ -29,6 +29,15 @@ describe("API documentation", () => {
     const page = await fetch(`${url}/docs`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toContain("text/html");
+    // Offline plants: the page's script comes from this server, not a CDN.
+    const html = await page.text();
+    const scripts = [...html.matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts).toEqual(["/docs/assets/api-reference.js"]);
+    expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|fonts)/);
+    const script = await fetch(url + scripts[0]);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toContain("javascript");
+    expect((await script.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const spec = await (await fetch(`${url}/docs/json`)).json();
     expect(spec.info.title).toBe("SensorFlow API");
     expect(spec.info.version).toBe("3.0.0");

@@ -1,0 +1,6 @@
+// Files embedded with `import path from "..." with { type: "file" }`: the import is a path that
+// Bun.file can read, in the compiled executable too.
+declare module "*/standalone.js" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,39 @@
+// API documentation at /docs, readable with no internet: the reference UI's script is embedded in
+// the executable and served by the server itself instead of a CDN (plants are often offline).
+import { Elysia } from "elysia";
+import { swagger } from "@elysiajs/swagger";
+import scalarBundle from "../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
+
+const SCRIPT_PATH = "/docs/assets/api-reference.js";
+
+export function docsRoutes(version: string) {
+  return new Elysia({ name: "docs" })
+    .get(SCRIPT_PATH, () => new Response(Bun.file(scalarBundle), {
+      headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" },
+    }), { detail: { hide: true } })
+    .use(
+      swagger({
+        path: "/docs",
+        scalarCDN: SCRIPT_PATH,
+        // No web fonts and no hosted helpers: everything comes from this server.
+        scalarConfig: { withDefaultFonts: false },
+        documentation: {
+          info: {
+            title: "SensorFlow API",
+            version,
+            description:
+              "Real-time monitoring of Clean-in-Place cycles: readings from sensor boards, latest values per device, live WebSocket topics and Server-Sent Events.",
+          },
+          tags: [
+            { name: "ingest", description: "Readings from sensor boards" },
+            { name: "readings", description: "Latest values per device" },
+            { name: "stream", description: "Live WebSocket topics and Server-Sent Events" },
+            { name: "health", description: "Service health" },
+          ],
+          components: {
+            securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "X-API-Key" } },
+          },
+        },
+      }),
+    );
+}
