@@ -135,7 +135,24 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(readingsRoutes(s))
     .use(streamRoutes(s));
 
-  return { app, services: s };
+  /**
+   * Graceful stop: refuse new connections, let requests in flight finish, close WebSockets with 1001
+   * and end SSE streams, then wait (at most `graceMs`) for the rest. True if nothing had to be cut.
+   */
+  const shutdown = async (graceMs = 4000): Promise<boolean> => {
+    const server = app.server;
+    if (!server) return true;
+    const drained = server.stop(false);
+    for (const socket of s.sockets) socket.close(1001, "server shutting down");
+    s.streams.closeAll();
+    const clean = await Promise.race([drained.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+    if (!clean) await server.stop(true);
+    s.bus.attach(null);
+    app.server = null;
+    return clean;
+  };
+
+  return { app, services: s, shutdown };
 }
 
 export type App = ReturnType<typeof createApp>["app"];

@@ -16,6 +16,8 @@ export const Config = t.Object({
   sseKeepAliveSeconds: t.Number({ exclusiveMinimum: 0 }),
   logLevel: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")]),
   logFormat: t.Union([t.Literal("text"), t.Literal("json")]),
+  dataDir: t.String(),
+  metricsPublic: t.Boolean(),
 });
 export type Config = typeof Config.static;
 
@@ -36,6 +38,8 @@ export const VARIABLES = {
   SSE_KEEPALIVE_SECONDS: { default: "15", help: "seconds between keep-alive comments on an idle SSE stream" },
   LOG_LEVEL: { default: "info", help: "debug, info, warn or error" },
   LOG_FORMAT: { default: "text", help: "text (one readable line per event) or json (one JSON object per line)" },
+  DATA_DIR: { default: "./data", help: "folder for the embedded database (relative to the working directory)" },
+  METRICS_PUBLIC: { default: "false", help: "true serves /metrics without a key; otherwise it needs a read key (API_KEY_WS)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
 export type Env = Record<string, string | undefined>;
@@ -104,6 +108,8 @@ export function loadConfig(env: Env): Config {
     sseKeepAliveSeconds: positive("SSE_KEEPALIVE_SECONDS"),
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"] as const),
     logFormat: oneOf("LOG_FORMAT", ["text", "json"] as const),
+    dataDir: raw("DATA_DIR"),
+    metricsPublic: boolean("METRICS_PUBLIC"),
   };
 }
 
