@@ -1,7 +1,7 @@
 // Composes the features into one Elysia app without listening, so tests build a fresh app (and
 // fresh state) each time. Every piece of state lives in the Services created here.
 import { Elysia } from "elysia";
-import pkg from "../package.json";
+import { COMMIT, VERSION } from "./build-info";
 import { createAuth, createStreamSlots, type Auth, type StreamSlots } from "./auth";
 import { tooLarge } from "./body";
 import { createLocalBus, type Bus } from "./bus";
@@ -12,9 +12,11 @@ import { docsRoutes } from "./docs";
 import { createEvents, type Events } from "./events";
 import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
+import { createMetrics, type Metrics } from "./metrics";
 import { createCycles, type Cycles } from "./modules/cycles/service";
 import { healthRoutes } from "./modules/health";
-import { ingestRoutes } from "./modules/ingest";
+import { ingestRoutes, isIngestPath } from "./modules/ingest";
+import { metricsRoutes } from "./modules/metrics";
 import { createIngest, type Ingest } from "./modules/ingest/service";
 import { readingsRoutes } from "./modules/readings";
 import { createLatestStore, type LatestStore } from "./modules/readings/service";
@@ -46,6 +48,7 @@ export interface Services {
   slots: StreamSlots;
   streams: Streams;
   sockets: Set<StreamSocket>;
+  metrics: Metrics;
 }
 
 export interface AppOptions {
@@ -62,9 +65,18 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   const cycles = createCycles({ gapMinutes: config.cipGapMinutes, clock, events });
   const latest = createLatestStore();
   const slots = createStreamSlots(config.maxStreamsPerKey);
+  const sockets = new Set<StreamSocket>();
+  const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds });
+  const metrics = createMetrics({
+    devices: () => cycles.devices(),
+    streams: () => ({ ws: sockets.size, sse: streams.sseCount() }),
+    published: () => bus.published(),
+    version: VERSION,
+    commit: COMMIT,
+  });
   return {
     config,
-    version: pkg.version,
+    version: VERSION,
     startedAt: clock.now(),
     clock,
     log: options.log ?? createLogger(config),
@@ -73,10 +85,11 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     events,
     cycles,
     latest,
-    ingest: createIngest({ clock, cycles, latest, events }),
+    ingest: createIngest({ clock, cycles, latest, events, metrics }),
     slots,
-    streams: createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds }),
-    sockets: new Set(),
+    streams,
+    sockets,
+    metrics,
   };
 }
 
@@ -115,6 +128,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         s.log.error("request failed", { method: request.method, path, error: String(error) });
         return jsonResponse(500, { error: "internal", message: "The server failed to handle this request; it is logged." });
       }
+      if (request.method === "POST" && isIngestPath(path)) s.metrics.rejected(refusal.code);
       s.log.warn("request rejected", {
         status: refusal.status,
         reason: refusal.code,
@@ -133,7 +147,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
     .use(readingsRoutes(s))
-    .use(streamRoutes(s));
+    .use(streamRoutes(s))
+    .use(metricsRoutes(s));
 
   /**
    * Graceful stop: refuse new connections, let requests in flight finish, close WebSockets with 1001

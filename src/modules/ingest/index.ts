@@ -9,8 +9,21 @@ import { ReadingBatch } from "./model";
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody };
 
+const INGEST_PATH = /^\/(api\/)?sensor_data$|^\/api\/devices\/[^/]+\/readings$/;
+export const isIngestPath = (path: string) => INGEST_PATH.test(path);
+
 export function ingestRoutes(s: Services) {
-  const parse = ({ request }: { request: Request }) => readJson(request, s.config.maxBodyBytes);
+  // When each request's body started to be read, for the ingest latency histogram.
+  const started = new WeakMap<Request, number>();
+  const parse = ({ request }: { request: Request }) => {
+    started.set(request, performance.now());
+    return readJson(request, s.config.maxBodyBytes);
+  };
+  const created = (request: Request, text: string) => {
+    const t0 = started.get(request);
+    if (t0 !== undefined) s.metrics.ingestSeconds((performance.now() - t0) / 1000);
+    return json(text, 201);
+  };
   const beforeHandle = guard(s.auth, "ingest");
   const legacy = (path: string) =>
     ({
@@ -26,13 +39,13 @@ export function ingestRoutes(s: Services) {
     });
 
   return new Elysia({ name: "ingest" })
-    .post("/sensor_data", ({ body }) => json(s.ingest.accept(s.config.defaultDevice, [body])[0]!, 201), legacy("/sensor_data"))
-    .post("/api/sensor_data", ({ body }) => json(s.ingest.accept(s.config.defaultDevice, [body])[0]!, 201), legacy("/api/sensor_data"))
+    .post("/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])[0]!), legacy("/sensor_data"))
+    .post("/api/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])[0]!), legacy("/api/sensor_data"))
     .post(
       "/api/devices/:device/readings",
-      ({ body, params }) => {
-        if (!Array.isArray(body)) return json(s.ingest.accept(params.device, [body])[0]!, 201);
-        return json(`[${s.ingest.accept(params.device, body).join(",")}]`, 201);
+      ({ body, params, request }) => {
+        if (!Array.isArray(body)) return created(request, s.ingest.accept(params.device, [body])[0]!);
+        return created(request, `[${s.ingest.accept(params.device, body).join(",")}]`);
       },
       {
         params: DeviceParams,

@@ -1,6 +1,7 @@
 // The hot path: stamp, number, keep, publish. Everything here is synchronous, so a reading is
 // published before the 201 leaves and no await separates receiving it from publishing it.
 import type { Clock } from "../../clock";
+import type { Metrics } from "../../metrics";
 import { TOPIC, type Events } from "../../events";
 import type { Cycles } from "../cycles/service";
 import type { ReadingInput, StoredReading } from "../readings/model";
@@ -11,8 +12,14 @@ export interface Ingest {
   accept(device: string, inputs: readonly ReadingInput[]): string[];
 }
 
-export function createIngest(deps: { clock: Clock; cycles: Cycles; latest: LatestStore; events: Events }): Ingest {
-  const { clock, cycles, latest, events } = deps;
+export function createIngest(deps: {
+  clock: Clock;
+  cycles: Cycles;
+  latest: LatestStore;
+  events: Events;
+  metrics: Pick<Metrics, "accepted">;
+}): Ingest {
+  const { clock, cycles, latest, events, metrics } = deps;
   const topicsOf = new Map<string, readonly string[]>();
 
   return {
@@ -40,6 +47,7 @@ export function createIngest(deps: { clock: Clock; cycles: Cycles; latest: Lates
         events.emit(topics, "reading", seq, json);
         out.push(json);
       }
+      metrics.accepted(out.length);
       return out;
     },
   };

@@ -1,0 +1,120 @@
+// Prometheus metrics. One registry per app (no global default registry), so tests get fresh counts.
+// Values that already live in the services (devices, streams, published messages) are read when
+// scraped instead of being counted twice.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface MetricSources {
+  devices(): Iterable<[string, { cipId: number; lastMs: number }]>;
+  streams(): { ws: number; sse: number };
+  published(): number;
+  version: string;
+  commit: string;
+}
+
+export interface Metrics {
+  registry: Registry;
+  accepted(count: number): void;
+  rejected(reason: string): void;
+  ingestSeconds(seconds: number): void;
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const readings = new Counter({
+    name: "sensorflow_readings_total",
+    help: "Readings accepted, and ingest requests rejected by reason (a rejected request stores none of its readings)",
+    labelNames: ["result", "reason"] as const,
+    registers,
+  });
+  const accepted = readings.labels({ result: "accepted" });
+
+  const ingest = new Histogram({
+    name: "sensorflow_ingest_duration_seconds",
+    help: "Time from reading an ingest request's body to the stored reading being published",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers,
+  });
+
+  new Gauge({
+    name: "sensorflow_device_last_seen_timestamp_seconds",
+    help: "When each device's latest reading arrived (Unix time)",
+    labelNames: ["device"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [device, cycle] of sources.devices()) this.set({ device }, cycle.lastMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_device_cycle",
+    help: "Current cleaning cycle number (cip_id) of each device",
+    labelNames: ["device"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [device, cycle] of sources.devices()) this.set({ device }, cycle.cipId);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_streams",
+    help: "Live streams by kind",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      const { ws, sse } = sources.streams();
+      this.set({ kind: "websocket" }, ws);
+      this.set({ kind: "sse" }, sse);
+    },
+  });
+  let publishedSeen = 0;
+  new Counter({
+    name: "sensorflow_messages_published_total",
+    help: "Events published, counted once per topic",
+    registers,
+    collect() {
+      const now = sources.published();
+      this.inc(now - publishedSeen);
+      publishedSeen = now;
+    },
+  });
+  new Gauge({
+    name: "sensorflow_process_resident_memory_bytes",
+    help: "Resident memory of the server process",
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: "sensorflow_process_heap_bytes",
+    help: "JavaScript heap in use",
+    registers,
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+  const started = Date.now() / 1000;
+  new Gauge({
+    name: "sensorflow_start_time_seconds",
+    help: "When the server started (Unix time)",
+    registers,
+    collect() {
+      this.set(started);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_build_info",
+    help: "Version and commit of the running build (always 1)",
+    labelNames: ["version", "commit"] as const,
+    registers,
+  }).set({ version: sources.version, commit: sources.commit }, 1);
+
+  return {
+    registry,
+    accepted: (count) => accepted.inc(count),
+    rejected: (reason) => readings.inc({ result: "rejected", reason }),
+    ingestSeconds: (seconds) => ingest.observe(seconds),
+  };
+}
