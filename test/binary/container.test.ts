@@ -1,0 +1,125 @@
+// The container, for real: the project's Dockerfile built and run by a Docker engine. No registry
+// can be reached here, so its two base images are swapped (build args) for local ones made of the
+// files `ldd` names: a build base holding Bun, and a runtime base holding only glibc.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { realpathSync } from "node:fs";
+import { READING, run } from "../helpers";
+
+const DOCKER = "/usr/bin/docker"; // Debian's client (DESIGN §6)
+const tag = `sensorflow-ci-${process.pid}`;
+const volume = `${tag}-data`;
+const work = mkdtempSync(join(tmpdir(), "sensorflow-docker-"));
+let container = "";
+
+const docker = async (args: string[], timeoutMs = 60_000) => {
+  const result = await run([DOCKER, ...args], {}, timeoutMs);
+  if (result.code !== 0) throw new Error(`docker ${args.join(" ")} failed (${result.code}): ${result.stderr}`);
+  return result.stdout.trim();
+};
+
+const GLIBC = [
+  "/lib/x86_64-linux-gnu/libc.so.6",
+  "/lib/x86_64-linux-gnu/libpthread.so.0",
+  "/lib/x86_64-linux-gnu/libdl.so.2",
+  "/lib/x86_64-linux-gnu/libm.so.6",
+  "/lib64/ld-linux-x86-64.so.2",
+];
+
+/** A FROM-scratch image from a map of image path → host file (followed through links). */
+async function baseImage(name: string, files: Record<string, string>, extra: (root: string) => void, env: string) {
+  const context = join(work, name);
+  const root = join(context, "rootfs");
+  for (const [target, source] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, target)), { recursive: true });
+    cpSync(realpathSync(source), join(root, target));
+  }
+  mkdirSync(join(root, "tmp"), { recursive: true });
+  chmodSync(join(root, "tmp"), 0o1777);
+  extra(root);
+  writeFileSync(join(context, "Dockerfile"), `FROM scratch\nCOPY rootfs/ /\n${env}\n`);
+  await docker(["build", "-q", "-t", `${tag}/${name}`, context]);
+}
+
+beforeAll(async () => {
+  await docker(["info", "--format", "{{.ServerVersion}}"]);
+  const glibc = Object.fromEntries(GLIBC.map((path) => [path, path]));
+  await baseImage(
+    "bun",
+    { ...glibc, "/usr/local/bin/bun": process.execPath, "/etc/ssl/certs/ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt" },
+    (root) => mkdirSync(join(root, "root"), { recursive: true }),
+    // Bun trusts its own CA list plus this machine's, as bun on the host does.
+    "ENV PATH=/usr/local/bin HOME=/root NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+  );
+  await baseImage("runtime", glibc, (root) => {
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/sbin/nologin\nsensorflow:x:10001:10001::/data:/sbin/nologin\n");
+    writeFileSync(join(root, "etc/group"), "root:x:0:\nsensorflow:x:10001:\n");
+  }, "");
+  // --network host: `bun install` in the build stage reaches the npm registry as this machine does.
+  await docker(
+    ["build", "-q", "--network", "host", "--build-arg", `BUN_IMAGE=${tag}/bun`, "--build-arg", `RUNTIME_IMAGE=${tag}/runtime`, "-t", `${tag}/app`, "."],
+    300_000,
+  );
+  await docker(["volume", "create", volume]);
+  container = await docker(["run", "-d", "-p", "127.0.0.1::8000", "-v", `${volume}:/data`, "-e", "TIMEZONE=UTC", `${tag}/app`]);
+}, 400_000);
+
+afterAll(async () => {
+  if (container) await run([DOCKER, "rm", "-f", container]);
+  await run([DOCKER, "volume", "rm", "-f", volume]);
+  await run([DOCKER, "rmi", "-f", `${tag}/app`, `${tag}/bun`, `${tag}/runtime`]);
+  await run(["rm", "-rf", work]);
+}, 60_000);
+
+describe("the container", () => {
+  test("runs the executable as a non-root user", async () => {
+    expect(await docker(["inspect", "--format", "{{.Config.User}}", container])).toBe("10001:10001");
+    const processes = await docker(["top", container, "-o", "pid,uid,args"]);
+    expect(processes).toContain("10001");
+    expect(processes).toContain("/app/sensorflow");
+    expect(processes).not.toMatch(/^\s*\d+\s+0\s/m);
+  });
+
+  test("answers /health on the published port, and its HEALTHCHECK turns healthy", async () => {
+    const port = (await docker(["port", container, "8000/tcp"])).split(":").pop();
+    let health: Response | undefined;
+    for (let i = 0; i < 50 && !health?.ok; i++) {
+      health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+      if (!health?.ok) await Bun.sleep(100);
+    }
+    expect(await health!.json()).toMatchObject({ status: "healthy", service: "sensorflow" });
+    let status = "";
+    for (let i = 0; i < 60 && status !== "healthy"; i++) {
+      status = await docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
+      if (status !== "healthy") await Bun.sleep(500);
+    }
+    expect(status).toBe("healthy");
+  }, 60_000);
+
+  test("the data volume is writable by the container's user", async () => {
+    const probe = await run([DOCKER, "run", "--rm", "--user", "10001:10001", "-v", `${volume}:/data`, `${tag}/bun`, "bun", "-e", "require('node:fs').writeFileSync('/data/probe', 'ok'); console.log(require('node:fs').statSync('/data').uid)"]);
+    expect(probe.stderr).toBe("");
+    expect(probe.stdout.trim()).toBe("10001");
+  });
+
+  test("docker-compose.yml is valid for Debian's docker-compose and runs this image's healthcheck", async () => {
+    const dir = mkdtempSync(join(work, "compose-"));
+    cpSync(new URL("../../docker-compose.yml", import.meta.url).pathname, join(dir, "docker-compose.yml"));
+    writeFileSync(join(dir, ".env"), "API_KEY=k\n");
+    const result = await run(["docker-compose", "--project-directory", dir, "-f", join(dir, "docker-compose.yml"), "config"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("/app/sensorflow");
+    expect(result.stdout).toContain("restart: unless-stopped");
+    expect(result.stdout).toContain("8000");
+    expect(result.stdout).toContain("/data");
+  });
+
+  test("from a non-loopback peer (the Docker bridge) it serves health but keeps data to itself until a key is set", async () => {
+    const port = (await docker(["port", container, "8000/tcp"])).split(":").pop();
+    const response = await fetch(`http://127.0.0.1:${port}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(READING) });
+    expect(response.status).toBe(403);
+  });
+});
