@@ -13,6 +13,10 @@ import { createEvents, type Events } from "./events";
 import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
+import { createMemoryStore } from "./store/memory";
+import { createSqliteStore } from "./store/sqlite";
+import type { Store } from "./store/types";
+import { join } from "node:path";
 import { createCycles, type Cycles } from "./modules/cycles/service";
 import { healthRoutes } from "./modules/health";
 import { ingestRoutes, isIngestPath } from "./modules/ingest";
@@ -49,6 +53,7 @@ export interface Services {
   streams: Streams;
   sockets: Set<StreamSocket>;
   metrics: Metrics;
+  store: Store;
 }
 
 export interface AppOptions {
@@ -56,14 +61,36 @@ export interface AppOptions {
   now?: () => number;
   log?: Logger;
   bus?: Bus;
+  /** How often idle cycles are checked for closing (default: a tenth of the gap, at most 10 s). */
+  cycleCheckMs?: number;
+}
+
+function openStore(config: Config, clock: Clock, log: Logger): Store {
+  if (config.storage === "memory") return createMemoryStore(config.replayMax);
+  return createSqliteStore({
+    path: join(config.dataDir, "sensorflow.db"),
+    flushIntervalMs: config.flushIntervalMs,
+    flushMaxRows: 1000,
+    replayMax: config.replayMax,
+    iso: clock.iso,
+    onError: (error) => log.error("writing history failed; the batch is kept and retried", { error: String(error) }),
+  });
 }
 
 export function createServices(config: Config, options: AppOptions = {}): Services {
   const clock = createClock(config.timezone, options.now);
+  const log = options.log ?? createLogger(config);
   const bus = options.bus ?? createLocalBus();
-  const events = createEvents(bus);
+  const store = openStore(config, clock, log);
+  // State survives restarts: seq, each device's latest reading and its cycle.
+  const restored = store.restore();
+  const events = createEvents(bus, store, restored.seq);
   const cycles = createCycles({ gapMinutes: config.cipGapMinutes, clock, events });
   const latest = createLatestStore();
+  for (const device of restored.devices) {
+    cycles.restore(device.device, device.cycle);
+    latest.set(device.device, { reading: device.latest, json: device.json });
+  }
   const slots = createStreamSlots(config.maxStreamsPerKey);
   const sockets = new Set<StreamSocket>();
   const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds });
@@ -79,7 +106,8 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     version: VERSION,
     startedAt: clock.now(),
     clock,
-    log: options.log ?? createLogger(config),
+    log,
+    store,
     auth: createAuth(config),
     bus,
     events,
@@ -95,8 +123,29 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
+const HOUR = 3_600_000;
+
 export function createApp(config: Config, options: AppOptions = {}) {
   const s = createServices(config, options);
+
+  // Background work: close cycles whose device went silent, and prune history past retention.
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const prune = () => {
+    const before = s.clock.now() - config.retentionDays * 24 * HOUR;
+    s.store.prune(before).then(
+      (removed) => removed > 0 && s.log.info("history pruned", { readings: removed, retention_days: config.retentionDays }),
+      (error) => s.log.error("pruning history failed", { error: String(error) }),
+    );
+  };
+  const startTimers = () => {
+    const checkMs = options.cycleCheckMs ?? Math.min(config.cipGapMinutes * 6_000, 10_000);
+    timers.push(setInterval(() => s.cycles.closeIdle(s.clock.now()), checkMs));
+    timers.push(setInterval(prune, HOUR));
+    timers.push(setTimeout(prune, 0));
+  };
+  const stopTimers = () => {
+    for (const timer of timers.splice(0)) clearInterval(timer);
+  };
 
   const app = new Elysia({
     // Bun's own limit is only a backstop; our check answers 413 with the JSON error shape.
@@ -138,10 +187,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
       });
       return jsonResponse(refusal.status, refusal.body(), refusal.headers);
     })
-    .onStart(({ server }) => s.bus.attach(server))
+    .onStart(({ server }) => {
+      s.bus.attach(server);
+      startTimers();
+    })
     .onStop(() => {
+      stopTimers();
       s.bus.attach(null);
       s.streams.closeAll();
+      s.store.close();
     })
     .use(docsRoutes(s.version))
     .use(healthRoutes(s))
@@ -162,7 +216,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
     s.streams.closeAll();
     const clean = await Promise.race([drained.then(() => true), Bun.sleep(graceMs).then(() => false)]);
     if (!clean) await server.stop(true);
+    stopTimers();
     s.bus.attach(null);
+    // Everything acknowledged reaches the disk before the process ends.
+    s.store.close();
     app.server = null;
     return clean;
   };

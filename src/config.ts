@@ -17,6 +17,10 @@ export const Config = t.Object({
   logLevel: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")]),
   logFormat: t.Union([t.Literal("text"), t.Literal("json")]),
   dataDir: t.String(),
+  storage: t.Union([t.Literal("sqlite"), t.Literal("memory")]),
+  flushIntervalMs: t.Integer({ minimum: 0 }),
+  retentionDays: t.Number({ exclusiveMinimum: 0 }),
+  replayMax: t.Integer({ minimum: 1 }),
   metricsPublic: t.Boolean(),
 });
 export type Config = typeof Config.static;
@@ -39,6 +43,10 @@ export const VARIABLES = {
   LOG_LEVEL: { default: "info", help: "debug, info, warn or error" },
   LOG_FORMAT: { default: "text", help: "text (one readable line per event) or json (one JSON object per line)" },
   DATA_DIR: { default: "./data", help: "folder for the embedded database (relative to the working directory)" },
+  STORAGE: { default: "sqlite", help: "sqlite (history in DATA_DIR, survives restarts) or memory (latest values only, nothing on disk)" },
+  FLUSH_INTERVAL_MS: { default: "20", help: "readings are written to disk in batches at least this often; 0 = before each is acknowledged" },
+  RETENTION_DAYS: { default: "90", help: "history older than this many days is deleted (checked hourly)" },
+  REPLAY_MAX: { default: "100000", help: "recent events kept for clients that reconnect with their last seq" },
   METRICS_PUBLIC: { default: "false", help: "true serves /metrics without a key; otherwise it needs a read key (API_KEY_WS)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
@@ -109,6 +117,10 @@ export function loadConfig(env: Env): Config {
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"] as const),
     logFormat: oneOf("LOG_FORMAT", ["text", "json"] as const),
     dataDir: raw("DATA_DIR"),
+    storage: oneOf("STORAGE", ["sqlite", "memory"] as const),
+    flushIntervalMs: integer("FLUSH_INTERVAL_MS", 0, 10_000),
+    retentionDays: positive("RETENTION_DAYS"),
+    replayMax: integer("REPLAY_MAX", 1, 10_000_000),
     metricsPublic: boolean("METRICS_PUBLIC"),
   };
 }

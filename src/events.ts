@@ -1,7 +1,11 @@
-// Numbering and publishing of everything that goes out on the streams. `seq` only grows across all
-// events of this server, so a client can say what it saw last. Each event is serialised once; its
-// stream frame is that JSON with a `type` field appended, identical on every topic it goes to.
+// Numbering, publishing and recording of everything that goes out on the streams. `seq` only grows
+// across all events of this server (and across restarts, when history is on), so a client can say
+// what it saw last. Each event is serialised once; its stream frame is that JSON with a `type`
+// field appended, identical on every topic it goes to and in the replay record.
 import type { Bus } from "./bus";
+import type { CycleState } from "./modules/cycles/service";
+import type { CycleClosed } from "./modules/cycles/model";
+import type { StoredReading } from "./modules/readings/model";
 
 export const TOPIC = {
   readings: "readings",
@@ -10,21 +14,51 @@ export const TOPIC = {
   device: (device: string) => `devices/${device}`,
 } as const;
 
+/** The topics an event of `type` about `device` is published on (used again to filter replays). */
+export function topicsOf(type: string, device: string): string[] {
+  const family = type === "reading" ? TOPIC.readings : type.startsWith("cycle.") ? TOPIC.cycles : TOPIC.alarms;
+  return [family, TOPIC.device(device)];
+}
+
+export interface Emitted {
+  seq: number;
+  type: string;
+  device: string;
+  /** Server time of the event, ms since the epoch. */
+  ms: number;
+  /** The event's JSON object text, without `type`. */
+  json: string;
+  reading?: StoredReading;
+  cycle?: { cipId: number; state: CycleState; summary?: CycleClosed };
+}
+
+/** A published event as kept for replay and history. */
+export interface Recorded extends Emitted {
+  frame: string;
+}
+
+export interface Recorder {
+  record(event: Recorded): void;
+}
+
 export interface Events {
   nextSeq(): number;
   lastSeq(): number;
-  /** `json` must be a JSON object's text; it is sent on each topic with `"type"` added. */
-  emit(topics: readonly string[], type: string, seq: number, json: string): void;
+  emit(topics: readonly string[], event: Emitted): void;
 }
 
-export function createEvents(bus: Bus, startSeq = 0): Events {
+export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events {
   let seq = startSeq;
   return {
     nextSeq: () => ++seq,
     lastSeq: () => seq,
-    emit(topics, type, eventSeq, json) {
-      const event = { seq: eventSeq, type, frame: `${json.slice(0, -1)},"type":"${type}"}` };
-      for (const topic of topics) bus.publish(topic, event);
+    emit(topics, event) {
+      const frame = `${event.json.slice(0, -1)},"type":"${event.type}"}`;
+      const recorded: Recorded = Object.assign(event, { frame });
+      // Recorded before it is published: whatever a subscriber sees can be replayed.
+      recorder.record(recorded);
+      const published = { seq: event.seq, type: event.type, frame };
+      for (const topic of topics) bus.publish(topic, published);
     },
   };
 }

@@ -27,6 +27,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     API_KEY_WS: READ_KEY,
     TIMEZONE: "America/Sao_Paulo",
     LOG_LEVEL: "debug",
+    STORAGE: "memory",
     ...env,
   });
   let now = Date.parse("2024-01-15T13:30:00.000Z");
@@ -245,7 +246,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export async function spawnServer(env: Record<string, string>, cmd = [process.execPath, "src/index.ts"]): Promise<Spawned> {
   const proc = Bun.spawn(cmd, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", STORAGE: "memory", ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -35,7 +35,7 @@ describe("the executable", () => {
   });
 
   test("runs under env -i, serves /health and the API reference from inside itself", async () => {
-    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", binary]);
+    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", `DATA_DIR=${dir}/data`, binary]);
     try {
       const health = await (await fetch(`${server.url}/health`)).json();
       expect(health).toMatchObject({ status: "healthy", version: pkg.version });
@@ -68,7 +68,7 @@ describe("the executable", () => {
     writeFileSync(join(work, "plant.env"), "TIMEZONE=Asia/Tokyo\nCIP_GAP_MINUTES=3\nPORT=1\n");
     const server = await spawnServer(
       { CIP_GAP_MINUTES: "4", PORT: "2" },
-      ["env", "-i", "CIP_GAP_MINUTES=4", "PORT=2", "HOST=127.0.0.1", binary, "--env-file", join(work, "plant.env"), "--port", "0"],
+      ["env", "-i", "CIP_GAP_MINUTES=4", "PORT=2", "HOST=127.0.0.1", `DATA_DIR=${dir}/data`, binary, "--env-file", join(work, "plant.env"), "--port", "0"],
     );
     try {
       const startup = server.lines[0]!;
@@ -90,7 +90,7 @@ describe("the executable", () => {
   });
 
   test("healthcheck exits 0 while the server is healthy and 1 when nothing answers", async () => {
-    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", binary]);
+    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", `DATA_DIR=${dir}/data`, binary]);
     const port = new URL(server.url).port;
     expect((await bare(["healthcheck", "--port", port])).code).toBe(0);
     await server.stop();
@@ -98,7 +98,7 @@ describe("the executable", () => {
   });
 
   test("SIGTERM with a WebSocket and an SSE client attached: both see a clean close and the process exits 0 within 5 s", async () => {
-    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", `API_KEY_WS=${READ_KEY}`, "API_KEY=k", binary]);
+    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", `DATA_DIR=${dir}/data`, `API_KEY_WS=${READ_KEY}`, "API_KEY=k", binary]);
     const ws = new WsClient(`${server.url.replace("http", "ws")}/ws/sensor_updates?api-key=${READ_KEY}`);
     await ws.opened;
     const sse = await SseClient.open(`${server.url}/api/stream`);

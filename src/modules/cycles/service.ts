@@ -1,21 +1,47 @@
 // Cycle numbering (DESIGN §3): a device's first reading opens cycle 1; a reading that arrives more
-// than the gap after the device's previous one closes the running cycle and opens the next.
+// than the gap after the device's previous one opens the next. A cycle closes when the next opens
+// or, checked on a timer, once the gap has passed with no data; closing publishes its summary.
 import type { Clock } from "../../clock";
 import { TOPIC, type Events } from "../../events";
-import type { CycleClosed, CycleOpened } from "./model";
+import type { ReadingInput } from "../readings/model";
+import { METRICS, type CycleClosed, type CycleOpened, type CycleSummary, type Metric, type MetricStats } from "./model";
+
+export interface RunningStats {
+  min: number;
+  max: number;
+  sum: number;
+}
 
 export interface CycleState {
   cipId: number;
   startedMs: number;
   lastMs: number;
   readings: number;
+  closed: boolean;
+  stats: Record<Metric, RunningStats>;
 }
 
 export interface Cycles {
-  /** The cycle number of a reading of `device` received at `ms`; publishes any cycle it opens or closes. */
-  assign(device: string, ms: number): number;
+  /** The cycle of a reading of `device` received at `ms`; publishes any cycle it closes or opens. */
+  assign(device: string, ms: number, reading: ReadingInput): number;
   get(device: string): CycleState | undefined;
   devices(): IterableIterator<[string, CycleState]>;
+  /** Closes every open cycle whose device has been silent for longer than the gap. */
+  closeIdle(ms: number): void;
+  summary(device: string, cycle: CycleState): CycleSummary;
+  /** Puts back a device's cycle as it was before a restart. */
+  restore(device: string, state: CycleState): void;
+}
+
+export function emptyStats(): Record<Metric, RunningStats> {
+  const stats = {} as Record<Metric, RunningStats>;
+  for (const metric of METRICS) stats[metric] = { min: Infinity, max: -Infinity, sum: 0 };
+  return stats;
+}
+
+export function finishStats(stats: RunningStats, count: number): MetricStats {
+  if (count === 0) return { min: null, avg: null, max: null };
+  return { min: stats.min, avg: Math.round((stats.sum / count) * 1e6) / 1e6, max: stats.max };
 }
 
 export function createCycles(deps: { gapMinutes: number; clock: Clock; events: Events }): Cycles {
@@ -23,40 +49,62 @@ export function createCycles(deps: { gapMinutes: number; clock: Clock; events: E
   const gapMs = deps.gapMinutes * 60_000;
   const state = new Map<string, CycleState>();
 
-  const publish = (device: string, type: string, body: CycleOpened | CycleClosed) =>
-    events.emit([TOPIC.cycles, TOPIC.device(device)], type, body.seq, JSON.stringify(body));
+  const summary = (device: string, cycle: CycleState): CycleSummary => ({
+    device,
+    cip_id: cycle.cipId,
+    open: !cycle.closed,
+    started_at: clock.iso(cycle.startedMs),
+    ended_at: cycle.closed ? clock.iso(cycle.lastMs) : null,
+    last_reading_at: clock.iso(cycle.lastMs),
+    duration_s: (cycle.lastMs - cycle.startedMs) / 1000,
+    readings: cycle.readings,
+    temperature: finishStats(cycle.stats.temperature, cycle.readings),
+    pressure: finishStats(cycle.stats.pressure, cycle.readings),
+    concentration: finishStats(cycle.stats.concentration, cycle.readings),
+    flow: finishStats(cycle.stats.flow, cycle.readings),
+  });
+
+  const topics = (device: string) => [TOPIC.cycles, TOPIC.device(device)];
 
   const open = (device: string, cipId: number, ms: number): CycleState => {
-    const cycle = { cipId, startedMs: ms, lastMs: ms, readings: 0 };
+    const cycle: CycleState = { cipId, startedMs: ms, lastMs: ms, readings: 0, closed: false, stats: emptyStats() };
     state.set(device, cycle);
-    publish(device, "cycle.opened", { device, cip_id: cipId, started_at: clock.iso(ms), seq: events.nextSeq() });
+    const body: CycleOpened = { device, cip_id: cipId, started_at: clock.iso(ms), seq: events.nextSeq() };
+    events.emit(topics(device), { type: "cycle.opened", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId, state: cycle } });
     return cycle;
   };
 
-  const close = (device: string, cycle: CycleState) =>
-    publish(device, "cycle.closed", {
-      device,
-      cip_id: cycle.cipId,
-      started_at: clock.iso(cycle.startedMs),
-      ended_at: clock.iso(cycle.lastMs),
-      duration_s: (cycle.lastMs - cycle.startedMs) / 1000,
-      readings: cycle.readings,
-      seq: events.nextSeq(),
-    });
+  const close = (device: string, cycle: CycleState, ms: number) => {
+    cycle.closed = true;
+    const body: CycleClosed = { ...summary(device, cycle), seq: events.nextSeq() };
+    events.emit(topics(device), { type: "cycle.closed", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId: cycle.cipId, state: cycle, summary: body } });
+  };
 
   return {
-    assign(device, ms) {
+    assign(device, ms, reading) {
       let cycle = state.get(device);
       if (cycle === undefined) cycle = open(device, 1, ms);
       else if (ms - cycle.lastMs > gapMs) {
-        close(device, cycle);
+        if (!cycle.closed) close(device, cycle, ms);
         cycle = open(device, cycle.cipId + 1, ms);
       }
       cycle.lastMs = ms;
       cycle.readings++;
+      for (const metric of METRICS) {
+        const stats = cycle.stats[metric];
+        const value = reading[metric];
+        if (value < stats.min) stats.min = value;
+        if (value > stats.max) stats.max = value;
+        stats.sum += value;
+      }
       return cycle.cipId;
     },
     get: (device) => state.get(device),
     devices: () => state.entries(),
+    closeIdle(ms) {
+      for (const [device, cycle] of state) if (!cycle.closed && ms - cycle.lastMs > gapMs) close(device, cycle, ms);
+    },
+    summary,
+    restore: (device, cycle) => void state.set(device, cycle),
   };
 }

@@ -30,7 +30,7 @@ export function createIngest(deps: {
       if (topics === undefined) topicsOf.set(device, (topics = [TOPIC.readings, TOPIC.device(device)]));
       const out: string[] = [];
       for (const input of inputs) {
-        const cip_id = cycles.assign(device, ms);
+        const cip_id = cycles.assign(device, ms, input);
         const seq = events.nextSeq();
         const reading: StoredReading = {
           temperature: input.temperature,
@@ -44,7 +44,8 @@ export function createIngest(deps: {
         };
         const json = JSON.stringify(reading);
         latest.set(device, { reading, json });
-        events.emit(topics, "reading", seq, json);
+        // The cycle rides along so the store keeps its counters with the reading.
+        events.emit(topics, { type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
         out.push(json);
       }
       metrics.accepted(out.length);

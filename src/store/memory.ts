@@ -1,0 +1,45 @@
+// STORAGE=memory: nothing on disk and nothing survives a restart. Keeps only the recent events a
+// reconnecting client may ask for, in a bounded ring.
+import { topicsOf, type Recorded } from "../events";
+import type { Replay, Store } from "./types";
+
+export function matchesTopics(type: string, device: string, topics: ReadonlySet<string>): boolean {
+  for (const topic of topicsOf(type, device)) if (topics.has(topic)) return true;
+  return false;
+}
+
+export function createMemoryStore(replayMax: number): Store {
+  const ring: (Recorded | undefined)[] = new Array(replayMax);
+  let next = 0;
+  let count = 0;
+  return {
+    kind: "memory",
+    history: false,
+    restore: () => ({ seq: 0, devices: [] }),
+    record(event) {
+      ring[next] = event;
+      next = (next + 1) % replayMax;
+      if (count < replayMax) count++;
+    },
+    flush() {},
+    since(seq, topics, limit): Replay {
+      const wanted = new Set(topics);
+      const events: Replay["events"] = [];
+      const first = (next - count + replayMax) % replayMax;
+      for (let i = 0; i < count && events.length < limit; i++) {
+        const event = ring[(first + i) % replayMax]!;
+        if (event.seq > seq && matchesTopics(event.type, event.device, wanted)) {
+          events.push({ seq: event.seq, type: event.type, frame: event.frame });
+        }
+      }
+      return { events, oldest: count > 0 ? ring[first]!.seq : null };
+    },
+    readings: () => [],
+    buckets: () => [],
+    cycles: () => [],
+    cycle: () => undefined,
+    prune: async () => 0,
+    size: () => ({ bytes: 0, oldestMs: null }),
+    close() {},
+  };
+}

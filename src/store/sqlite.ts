@@ -1,0 +1,280 @@
+// The embedded store: bun:sqlite in WAL mode, opened once. Writes are queued by `record` (the
+// ingest path) and written in one transaction per batch, every FLUSH_INTERVAL_MS or every
+// FLUSH_MAX_ROWS, whichever comes first; FLUSH_INTERVAL_MS=0 writes before the reading is
+// acknowledged. synchronous=NORMAL: a committed batch survives a crash of the process; on power loss
+// the last batches before it may be lost.
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Recorded } from "../events";
+import { emptyStats, finishStats, type CycleState } from "../modules/cycles/service";
+import { METRICS, type CycleSummary, type Metric, type MetricStats } from "../modules/cycles/model";
+import type { StoredReading } from "../modules/readings/model";
+import type { Bucket, ReadingQuery, Replay, Restored, Store } from "./types";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS readings (
+  seq INTEGER PRIMARY KEY,
+  device TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  cip_id INTEGER NOT NULL,
+  temperature REAL NOT NULL,
+  pressure REAL NOT NULL,
+  concentration REAL NOT NULL,
+  flow REAL NOT NULL,
+  timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (device, ts_ms);
+CREATE INDEX IF NOT EXISTS readings_by_cycle ON readings (device, cip_id);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  device TEXT NOT NULL,
+  frame TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cycles (
+  device TEXT NOT NULL,
+  cip_id INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL,
+  last_ms INTEGER NOT NULL,
+  readings INTEGER NOT NULL,
+  closed INTEGER NOT NULL DEFAULT 0,
+  summary TEXT,
+  PRIMARY KEY (device, cip_id)
+);
+CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, latest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq";
+
+type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null };
+type StatsRow = Record<`${"min" | "avg" | "max"}_${Metric}`, number | null> & { count: number };
+
+const statsColumns = METRICS.map((m) => `MIN(${m}) AS min_${m}, AVG(${m}) AS avg_${m}, MAX(${m}) AS max_${m}`).join(", ");
+
+function statsOf(row: StatsRow): Record<Metric, MetricStats> {
+  const out = {} as Record<Metric, MetricStats>;
+  for (const m of METRICS) {
+    const avg = row[`avg_${m}`];
+    out[m] = { min: row[`min_${m}`], avg: avg === null ? null : Math.round(avg * 1e6) / 1e6, max: row[`max_${m}`] };
+  }
+  return out;
+}
+
+export interface SqliteOptions {
+  path: string;
+  flushIntervalMs: number;
+  flushMaxRows: number;
+  replayMax: number;
+  /** Formats a time for cycle summaries rebuilt from rows. */
+  iso(ms: number): string;
+  onError(error: unknown): void;
+}
+
+export function createSqliteStore(options: SqliteOptions): Store {
+  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  db.exec(SCHEMA);
+
+  const insertReading = db.query(
+    "INSERT INTO readings (seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const insertEvent = db.query("INSERT INTO events (seq, ts_ms, type, device, frame) VALUES (?, ?, ?, ?, ?)");
+  const upsertDevice = db.query("INSERT INTO devices (device, latest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET latest = excluded.latest");
+  const upsertCycle = db.query(
+    `INSERT INTO cycles (device, cip_id, started_ms, last_ms, readings, closed, summary) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (device, cip_id) DO UPDATE SET last_ms = excluded.last_ms, readings = excluded.readings,
+       closed = excluded.closed, summary = COALESCE(excluded.summary, cycles.summary)`,
+  );
+  const setSeq = db.query("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)");
+
+  let queue: Recorded[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const writeBatch = db.transaction((batch: Recorded[]) => {
+    const latest = new Map<string, string>();
+    const cycles = new Map<string, { device: string; state: CycleState; summary?: string }>();
+    for (const event of batch) {
+      insertEvent.run(event.seq, event.ms, event.type, event.device, event.frame);
+      const r = event.reading;
+      if (r) {
+        insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp);
+        latest.set(r.device, event.json);
+      }
+      if (event.cycle) {
+        const key = `${event.device}\u0000${event.cycle.cipId}`;
+        const summary = event.cycle.summary ? JSON.stringify({ ...event.cycle.summary, seq: undefined }) : cycles.get(key)?.summary;
+        cycles.set(key, { device: event.device, state: event.cycle.state, summary });
+      }
+    }
+    for (const [device, json] of latest) upsertDevice.run(device, json);
+    for (const { device, state, summary } of cycles.values()) {
+      upsertCycle.run(device, state.cipId, state.startedMs, state.lastMs, state.readings, state.closed ? 1 : 0, summary ?? null);
+    }
+    setSeq.run(batch[batch.length - 1]!.seq);
+  });
+
+  const flush = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    try {
+      writeBatch(batch);
+    } catch (error) {
+      // Keep the batch: it is retried with the next one rather than dropped.
+      queue = batch.concat(queue);
+      options.onError(error);
+    }
+  };
+
+  const stats = (device: string, cipId: number) =>
+    db.query(`SELECT COUNT(*) AS count, ${statsColumns} FROM readings WHERE device = ? AND cip_id = ?`).get(device, cipId) as StatsRow;
+
+  const summaryOf = (row: CycleRow): CycleSummary => {
+    if (row.closed && row.summary) return JSON.parse(row.summary) as CycleSummary;
+    const s = statsOf(stats(row.device, row.cip_id));
+    return {
+      device: row.device,
+      cip_id: row.cip_id,
+      open: !row.closed,
+      started_at: options.iso(row.started_ms),
+      ended_at: row.closed ? options.iso(row.last_ms) : null,
+      last_reading_at: options.iso(row.last_ms),
+      duration_s: (row.last_ms - row.started_ms) / 1000,
+      readings: row.readings,
+      ...s,
+    };
+  };
+
+  const statements = new Map<string, Statement>();
+  const cached = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.query(sql)));
+    return statement;
+  };
+
+  const where = (q: Omit<ReadingQuery, "order" | "limit">, order: "asc" | "desc" = "asc") => {
+    const clauses = ["device = ?"];
+    const params: (string | number)[] = [q.device];
+    if (q.fromMs !== undefined) clauses.push("ts_ms >= ?"), params.push(q.fromMs);
+    if (q.toMs !== undefined) clauses.push("ts_ms < ?"), params.push(q.toMs);
+    if (q.cipId !== undefined) clauses.push("cip_id = ?"), params.push(q.cipId);
+    if (q.after !== undefined) clauses.push(order === "asc" ? "seq > ?" : "seq < ?"), params.push(q.after);
+    return { sql: clauses.join(" AND "), params };
+  };
+
+  return {
+    kind: "sqlite",
+    history: true,
+    restore(): Restored {
+      const meta = db.query("SELECT value FROM meta WHERE key = 'seq'").get() as { value: number } | null;
+      const maxEvent = db.query("SELECT MAX(seq) AS seq FROM events").get() as { seq: number | null };
+      const seq = Math.max(meta?.value ?? 0, maxEvent.seq ?? 0);
+      const rows = db
+        .query(
+          `SELECT c.* FROM cycles c JOIN (SELECT device, MAX(cip_id) AS cip_id FROM cycles GROUP BY device) m
+           ON c.device = m.device AND c.cip_id = m.cip_id`,
+        )
+        .all() as CycleRow[];
+      const latest = new Map((db.query("SELECT device, latest FROM devices").all() as { device: string; latest: string }[]).map((r) => [r.device, r.latest]));
+      const devices: Restored["devices"] = [];
+      for (const row of rows) {
+        const json = latest.get(row.device);
+        if (!json) continue;
+        const s = stats(row.device, row.cip_id);
+        const cycleStats = emptyStats();
+        for (const m of METRICS) {
+          cycleStats[m] = { min: s[`min_${m}`] ?? Infinity, max: s[`max_${m}`] ?? -Infinity, sum: (s[`avg_${m}`] ?? 0) * s.count };
+        }
+        devices.push({
+          device: row.device,
+          json,
+          latest: JSON.parse(json) as StoredReading,
+          cycle: { cipId: row.cip_id, startedMs: row.started_ms, lastMs: row.last_ms, readings: s.count, closed: row.closed === 1, stats: cycleStats },
+        });
+      }
+      return { seq, devices };
+    },
+    record(event) {
+      queue.push(event);
+      if (options.flushIntervalMs === 0 || queue.length >= options.flushMaxRows) flush();
+      else timer ??= setTimeout(flush, options.flushIntervalMs);
+    },
+    flush,
+    since(seq, topics, limit): Replay {
+      flush();
+      const families: string[] = [];
+      const devices: string[] = [];
+      for (const topic of topics) {
+        if (topic === "readings") families.push("type = 'reading'");
+        else if (topic === "cycles") families.push("type LIKE 'cycle.%'");
+        else if (topic === "alarms") families.push("type LIKE 'alarm%'");
+        else if (topic.startsWith("devices/")) devices.push(topic.slice(8));
+      }
+      if (devices.length > 0) families.push(`device IN (${devices.map(() => "?").join(",")})`);
+      const oldest = (db.query("SELECT MIN(seq) AS seq FROM events").get() as { seq: number | null }).seq;
+      if (families.length === 0) return { events: [], oldest };
+      const events = cached(`SELECT seq, type, frame FROM events WHERE seq > ? AND (${families.join(" OR ")}) ORDER BY seq LIMIT ?`).all(
+        seq,
+        ...devices,
+        limit,
+      ) as Replay["events"];
+      return { events, oldest };
+    },
+    readings(q) {
+      flush();
+      const { sql, params } = where(q, q.order);
+      return cached(`SELECT ${READING_COLUMNS} FROM readings WHERE ${sql} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"} LIMIT ?`).all(
+        ...params,
+        q.limit,
+      ) as StoredReading[];
+    },
+    buckets(q, bucketMs, limit): Bucket[] {
+      flush();
+      const { sql, params } = where(q);
+      const rows = cached(
+        `SELECT (ts_ms / ?) * ? AS start_ms, COUNT(*) AS count, ${statsColumns} FROM readings WHERE ${sql} GROUP BY 1 ORDER BY 1 LIMIT ?`,
+      ).all(bucketMs, bucketMs, ...params, limit) as (StatsRow & { start_ms: number })[];
+      return rows.map((row) => ({ startMs: row.start_ms, count: row.count, stats: statsOf(row) }));
+    },
+    cycles(device, limit) {
+      flush();
+      const rows = cached("SELECT * FROM cycles WHERE device = ? ORDER BY cip_id DESC LIMIT ?").all(device, limit) as CycleRow[];
+      return rows.map(summaryOf);
+    },
+    cycle(device, cipId) {
+      flush();
+      const row = cached("SELECT * FROM cycles WHERE device = ? AND cip_id = ?").get(device, cipId) as CycleRow | null;
+      return row ? summaryOf(row) : undefined;
+    },
+    async prune(beforeMs) {
+      let removed = 0;
+      const chunk = cached("DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE ts_ms < ? LIMIT 5000)");
+      for (;;) {
+        const { changes } = chunk.run(beforeMs);
+        removed += changes;
+        if (changes < 5000) break;
+        await Bun.sleep(0); // let ingest run between chunks
+      }
+      cached("DELETE FROM cycles WHERE closed = 1 AND last_ms < ?").run(beforeMs);
+      cached("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?").run(options.replayMax);
+      return removed;
+    },
+    size() {
+      const page = db.query("SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()").get() as { bytes: number };
+      const oldest = db.query("SELECT MIN(ts_ms) AS ms FROM readings").get() as { ms: number | null };
+      return { bytes: page.bytes, oldestMs: oldest.ms };
+    },
+    close() {
+      flush();
+      db.close();
+    },
+  };
+}
