@@ -19,6 +19,8 @@ import type { Store } from "./store/types";
 import { join } from "node:path";
 import { createCycles, type Cycles } from "./modules/cycles/service";
 import { healthRoutes } from "./modules/health";
+import { historyRoutes } from "./modules/history";
+import { createHistory, type History } from "./modules/history/service";
 import { ingestRoutes, isIngestPath } from "./modules/ingest";
 import { metricsRoutes } from "./modules/metrics";
 import { createIngest, type Ingest } from "./modules/ingest/service";
@@ -54,6 +56,7 @@ export interface Services {
   sockets: Set<StreamSocket>;
   metrics: Metrics;
   store: Store;
+  history: History;
 }
 
 export interface AppOptions {
@@ -93,11 +96,12 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   }
   const slots = createStreamSlots(config.maxStreamsPerKey);
   const sockets = new Set<StreamSocket>();
-  const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds });
+  const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds, store, events, replayMax: config.replayMax });
   const metrics = createMetrics({
     devices: () => cycles.devices(),
     streams: () => ({ ws: sockets.size, sse: streams.sseCount() }),
     published: () => bus.published(),
+    historyBytes: () => store.size().bytes,
     version: VERSION,
     commit: COMMIT,
   });
@@ -118,6 +122,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     streams,
     sockets,
     metrics,
+    history: createHistory({ store, cycles, clock }),
   };
 }
 
@@ -201,6 +206,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
     .use(readingsRoutes(s))
+    .use(historyRoutes(s))
     .use(streamRoutes(s))
     .use(metricsRoutes(s));
 

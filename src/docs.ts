@@ -27,6 +27,7 @@ export function docsRoutes(version: string) {
           tags: [
             { name: "ingest", description: "Readings from sensor boards" },
             { name: "readings", description: "Latest values per device" },
+            { name: "history", description: "Readings over time and cleaning cycles" },
             { name: "stream", description: "Live WebSocket topics and Server-Sent Events" },
             { name: "health", description: "Service health" },
           ],

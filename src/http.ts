@@ -2,15 +2,17 @@
 import type { Server } from "bun";
 import type { Auth, Role } from "./auth";
 
-type Ctx = { request: Request; server: Server<unknown> | null; query: Record<string, string | undefined> };
+type Query = Record<string, unknown>;
+type Ctx = { request: Request; server: Server<unknown> | null; query: Query };
 
 export function peerOf(server: Server<unknown> | null, request: Request): string | undefined {
   return server?.requestIP(request)?.address;
 }
 
 /** The key a client presented: the X-API-Key header, or for readers also the `api-key` query parameter. */
-export function presentedKey(role: Role, request: Request, query: Record<string, string | undefined>): string | null {
-  return request.headers.get("x-api-key") ?? (role === "read" ? (query["api-key"] ?? null) : null);
+export function presentedKey(role: Role, request: Request, query: Query): string | null {
+  const fromQuery = query["api-key"];
+  return request.headers.get("x-api-key") ?? (role === "read" && typeof fromQuery === "string" ? fromQuery : null);
 }
 
 /** A beforeHandle hook that lets the request through only if it may act in `role`. */

@@ -7,6 +7,7 @@ export interface MetricSources {
   devices(): Iterable<[string, { cipId: number; lastMs: number }]>;
   streams(): { ws: number; sse: number };
   published(): number;
+  historyBytes(): number;
   version: string;
   commit: string;
 }
@@ -93,6 +94,14 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers,
     collect() {
       this.set(process.memoryUsage().heapUsed);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_history_bytes",
+    help: "Size of the history database on disk (0 with STORAGE=memory)",
+    registers,
+    collect() {
+      this.set(sources.historyBytes());
     },
   });
   const started = Date.now() / 1000;

@@ -269,8 +269,9 @@ export function createSqliteStore(options: SqliteOptions): Store {
     },
     size() {
       const page = db.query("SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()").get() as { bytes: number };
-      const oldest = db.query("SELECT MIN(ts_ms) AS ms FROM readings").get() as { ms: number | null };
-      return { bytes: page.bytes, oldestMs: oldest.ms };
+      // Lowest seq is the oldest reading: a rowid look-up, not a scan (health is polled often).
+      const oldest = db.query("SELECT ts_ms AS ms FROM readings ORDER BY seq LIMIT 1").get() as { ms: number } | null;
+      return { bytes: page.bytes, oldestMs: oldest?.ms ?? null };
     },
     close() {
       flush();

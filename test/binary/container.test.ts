@@ -99,10 +99,11 @@ describe("the container", () => {
     expect(status).toBe("healthy");
   }, 60_000);
 
-  test("the data volume is writable by the container's user", async () => {
-    const probe = await run([DOCKER, "run", "--rm", "--user", "10001:10001", "-v", `${volume}:/data`, `${tag}/bun`, "bun", "-e", "require('node:fs').writeFileSync('/data/probe', 'ok'); console.log(require('node:fs').statSync('/data').uid)"]);
+  test("the data volume is writable by the container's user: the server keeps its database there", async () => {
+    const probe = await run([DOCKER, "run", "--rm", "--user", "10001:10001", "-v", `${volume}:/data`, `${tag}/bun`, "bun", "-e",
+      "const fs = require('node:fs'); console.log(fs.statSync('/data').uid, fs.statSync('/data/sensorflow.db').uid)"]);
     expect(probe.stderr).toBe("");
-    expect(probe.stdout.trim()).toBe("10001");
+    expect(probe.stdout.trim()).toBe("10001 10001");
   });
 
   test("docker-compose.yml is valid for Debian's docker-compose and runs this image's healthcheck", async () => {

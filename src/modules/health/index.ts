@@ -10,6 +10,12 @@ export const Health = t.Object({
   uptime_s: t.Number(),
   devices: t.Integer({ description: "devices seen since start" }),
   streams: t.Integer({ description: "live WebSocket and SSE streams" }),
+  history: t.Object({
+    storage: t.Union([t.Literal("sqlite"), t.Literal("memory")]),
+    bytes: t.Integer({ description: "size of the history database" }),
+    oldest_reading: t.Union([t.String(), t.Null()]),
+    retention_days: t.Number(),
+  }),
 });
 
 export function healthRoutes(s: Services) {
@@ -17,6 +23,7 @@ export function healthRoutes(s: Services) {
     const now = s.clock.now();
     let devices = 0;
     for (const _ of s.cycles.devices()) devices++;
+    const size = s.store.size();
     return {
       status: "healthy" as const,
       timestamp: s.clock.iso(now),
@@ -25,6 +32,12 @@ export function healthRoutes(s: Services) {
       uptime_s: Math.round((now - s.startedAt) / 100) / 10,
       devices,
       streams: s.slots.count(),
+      history: {
+        storage: s.store.kind,
+        bytes: size.bytes,
+        oldest_reading: size.oldestMs === null ? null : s.clock.iso(size.oldestMs),
+        retention_days: s.config.retentionDays,
+      },
     };
   };
   const options = (path: string) =>

@@ -43,6 +43,12 @@ export function streamRoutes(s: Services) {
   };
   // Returns nothing on purpose: Elysia sends whatever a WS handler returns.
   const send = (raw: Socket, body: Record<string, unknown>): void => void raw.send(JSON.stringify(body));
+  /** Sends what a client missed on `topics` since `since`, before anything live (all in one tick). */
+  const catchUp = (raw: Socket, since: number, topics: readonly string[]) => {
+    const { frames, gap } = s.streams.replay(since, topics);
+    if (gap) raw.send(gap);
+    for (const event of frames) raw.send(event.frame);
+  };
 
   return new Elysia({ name: "stream" })
     .ws("/ws/sensor_updates", {
@@ -73,6 +79,8 @@ export function streamRoutes(s: Services) {
         const topics = parseTopics(ws.data.query.topics, []);
         for (const topic of topics) ws.raw.subscribe(topic);
         send(ws.raw, { type: "welcome", topics, seq: s.events.lastSeq() });
+        const since = ws.data.query.since;
+        if (since !== undefined) catchUp(ws.raw, Number(since), topics);
       },
       message(ws, message) {
         let parsed: unknown = message;
@@ -96,6 +104,7 @@ export function streamRoutes(s: Services) {
         if (parsed.op === "subscribe") ws.raw.subscribe(parsed.topic);
         else ws.raw.unsubscribe(parsed.topic);
         send(ws.raw, { type: "ack", op: parsed.op, topic: parsed.topic, topics: ws.raw.subscriptions });
+        if (parsed.op === "subscribe" && parsed.since !== undefined) catchUp(ws.raw, parsed.since, [parsed.topic]);
       },
       close(ws) {
         leave(ws.raw);
@@ -112,7 +121,13 @@ export function streamRoutes(s: Services) {
         }
         // SSE outlives Bun's idle timeout; keep-alive comments keep proxies from cutting it.
         server?.timeout(request, 0);
-        const body = s.streams.sse(topics, key, request.signal, `retry: 3000\n: subscribed to ${topics.join(",")}\n\n`);
+        // A reconnecting EventSource sends Last-Event-ID by itself; ?last_event_id= does the same by hand.
+        const resume = request.headers.get("last-event-id") ?? query.last_event_id;
+        if (resume !== undefined && !/^\d+$/.test(resume)) {
+          throw new ApiError(422, "invalid_last_event_id", "Last-Event-ID must be the seq of the last event received.", [{ field: "Last-Event-ID", message: "expected a whole number" }]);
+        }
+        const since = resume === undefined ? undefined : Number(resume);
+        const body = s.streams.sse(topics, key, request.signal, `retry: 3000\n: subscribed to ${topics.join(",")}\n\n`, since);
         return new Response(body, {
           headers: {
             "content-type": "text/event-stream; charset=utf-8",
@@ -127,7 +142,8 @@ export function streamRoutes(s: Services) {
         response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody },
         detail: {
           summary: "Server-Sent Events for some topics (default: readings)",
-          description: "Each event has id: <seq>, event: <type> and data: the event's JSON. Keep-alive comments every SSE_KEEPALIVE_SECONDS.",
+          description:
+            "Each event has id: <seq>, event: <type> and data: the event's JSON. Keep-alive comments every SSE_KEEPALIVE_SECONDS. With Last-Event-ID (or ?last_event_id=) every missed event of the topics is replayed first; a replay.gap event says when some are no longer kept.",
           tags: ["stream"],
         },
       },

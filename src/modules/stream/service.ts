@@ -2,6 +2,8 @@
 // bus's job; this module tracks connections so they can be counted, capped and closed.
 import type { StreamSlots } from "../../auth";
 import type { Bus } from "../../bus";
+import type { Events } from "../../events";
+import type { Store } from "../../store/types";
 import { ApiError } from "../../errors";
 import { TOPIC_PATTERN } from "./model";
 
@@ -30,15 +32,51 @@ interface SseConnection {
   close(): void;
 }
 
+export interface Replayed {
+  frames: { seq: number; type: string; frame: string }[];
+  /** A `replay.gap` frame when events after `since` are no longer kept (or `since` is unknown here). */
+  gap?: string;
+}
+
 export interface Streams {
+  /** Every kept event of `topics` after `since`, oldest first. */
+  replay(since: number, topics: readonly string[]): Replayed;
   /** An SSE response body for `topics`, holding a stream slot of `key` until the client leaves. */
-  sse(topics: string[], key: string, signal: AbortSignal, preamble: string): ReadableStream<Uint8Array>;
+  sse(topics: string[], key: string, signal: AbortSignal, preamble: string, since?: number): ReadableStream<Uint8Array>;
   sseCount(): number;
   closeAll(): void;
 }
 
-export function createStreams(deps: { bus: Bus; slots: StreamSlots; keepAliveSeconds: number }): Streams {
-  const { bus, slots } = deps;
+export function createStreams(deps: {
+  bus: Bus;
+  slots: StreamSlots;
+  keepAliveSeconds: number;
+  store: Store;
+  events: Events;
+  replayMax: number;
+}): Streams {
+  const { bus, slots, store, events } = deps;
+
+  const replay = (since: number, topics: readonly string[]): Replayed => {
+    const last = events.lastSeq();
+    if (since >= last) {
+      if (since === last) return { frames: [] };
+      // The client saw numbers this server never gave (it lost its history): say so.
+      return { frames: [], gap: JSON.stringify({ type: "replay.gap", requested: since, oldest: null, last, message: `seq ${since} is ahead of this server's last event (${last}); events were not kept.` }) };
+    }
+    const { events: frames, oldest } = store.since(since, topics, deps.replayMax);
+    const gap =
+      oldest === null || oldest > since + 1
+        ? JSON.stringify({
+            type: "replay.gap",
+            requested: since,
+            oldest,
+            last,
+            message: oldest === null ? "No past events are kept here; live events follow." : `Events before seq ${oldest} are no longer kept; replaying from there.`,
+          })
+        : undefined;
+    return gap ? { frames, gap } : { frames };
+  };
   const live = new Set<SseConnection>();
   let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -59,7 +97,8 @@ export function createStreams(deps: { bus: Bus; slots: StreamSlots; keepAliveSec
   };
 
   return {
-    sse(topics, key, signal, preamble) {
+    replay,
+    sse(topics, key, signal, preamble, since) {
       let connection: SseConnection | undefined;
       return new ReadableStream<Uint8Array>({
         start(controller) {
@@ -92,6 +131,15 @@ export function createStreams(deps: { bus: Bus; slots: StreamSlots; keepAliveSec
           };
           track(connection);
           controller.enqueue(encoder.encode(preamble));
+          // Replay and subscription happen in one synchronous step: no event can fall between them.
+          if (since !== undefined) {
+            const { frames, gap } = replay(since, topics);
+            if (gap) controller.enqueue(encoder.encode(`event: replay.gap\ndata: ${gap}\n\n`));
+            for (const event of frames) {
+              controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${event.frame}\n\n`));
+              lastSeq = event.seq;
+            }
+          }
           // A client leaving shows on the request's signal, not always in cancel (DESIGN §6).
           signal.addEventListener("abort", () => connection?.close(), { once: true });
         },

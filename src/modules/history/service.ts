@@ -1,0 +1,100 @@
+// History queries: time ranges, pages, CSV, downsampling and cycle records, on whichever store is on.
+import type { Clock } from "../../clock";
+import { ApiError } from "../../errors";
+import type { Store } from "../../store/types";
+import { METRICS } from "../cycles/model";
+import type { Cycles } from "../cycles/service";
+import type { CycleSummary } from "../cycles/model";
+import type { StoredReading } from "../readings/model";
+import type { HistoryQuery } from "./model";
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MAX_BUCKETS = 10_000;
+
+/** ISO 8601 (with or without offset) or epoch milliseconds; a 422 naming the field otherwise. */
+export function parseTime(text: string | undefined, field: string): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) {
+    const message = `"${text}" is not a time: use ISO 8601 (2024-01-15T10:30:00-03:00) or epoch milliseconds.`;
+    throw new ApiError(422, "invalid_query", message, [{ field, message }]);
+  }
+  return ms;
+}
+
+export function bucketMs(text: string): number {
+  const unit = text.slice(-1) as keyof typeof UNIT_MS;
+  return Number(text.slice(0, -1)) * UNIT_MS[unit];
+}
+
+const CSV_COLUMNS = ["timestamp", "device", "cip_id", "seq", ...METRICS] as const;
+
+export function readingsCsv(rows: StoredReading[]): string {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => r[c]).join(","));
+  return lines.join("\n") + "\n";
+}
+
+export function createHistory(deps: { store: Store; cycles: Cycles; clock: Clock }) {
+  const { store, cycles, clock } = deps;
+
+  const requireHistory = () => {
+    if (!store.history) {
+      throw new ApiError(404, "history_off", "History is off (STORAGE=memory): only the latest values are kept. Start with STORAGE=sqlite to keep readings.");
+    }
+  };
+
+  return {
+    readings(device: string, q: HistoryQuery) {
+      requireHistory();
+      const limit = q.limit ?? 1000;
+      const rows = store.readings({
+        device,
+        fromMs: parseTime(q.from, "from"),
+        toMs: parseTime(q.to, "to"),
+        order: q.order ?? "asc",
+        limit: limit + 1,
+        after: q.cursor === undefined ? undefined : Number(q.cursor),
+      });
+      const more = rows.length > limit;
+      if (more) rows.length = limit;
+      return { device, readings: rows, next: more ? String(rows[rows.length - 1]!.seq) : null };
+    },
+
+    buckets(device: string, q: HistoryQuery & { bucket: string }) {
+      requireHistory();
+      const size = bucketMs(q.bucket);
+      const rows = store.buckets({ device, fromMs: parseTime(q.from, "from"), toMs: parseTime(q.to, "to") }, size, MAX_BUCKETS);
+      return {
+        device,
+        bucket: q.bucket,
+        buckets: rows.map((b) => ({ start: clock.iso(b.startMs), count: b.count, ...b.stats })),
+      };
+    },
+
+    /** Newest first; the running cycle comes from memory, so it is never stale. */
+    cycles(device: string): CycleSummary[] {
+      const current = cycles.get(device);
+      const live = current ? cycles.summary(device, current) : undefined;
+      if (!store.history) return live ? [live] : [];
+      const stored = store.cycles(device, 10_000);
+      if (!live) return stored;
+      return [live, ...stored.filter((c) => c.cip_id !== live.cip_id)];
+    },
+
+    cycle(device: string, cipId: number): CycleSummary {
+      const current = cycles.get(device);
+      if (current && current.cipId === cipId) return cycles.summary(device, current);
+      const stored = store.history ? store.cycle(device, cipId) : undefined;
+      if (!stored) throw new ApiError(404, "no_cycle", `Device "${device}" has no cycle ${cipId}.`);
+      return stored;
+    },
+
+    cycleReadings(device: string, cipId: number): StoredReading[] {
+      requireHistory();
+      this.cycle(device, cipId);
+      return store.readings({ device, cipId, order: "asc", limit: 10_000_000 });
+    },
+  };
+}
+export type History = ReturnType<typeof createHistory>;
