@@ -1,0 +1,153 @@
+// `bun run bench [--quick] [--only ingest,fanout,sse,footprint]`: SensorFlow side by side with a
+// raw Bun.serve baseline doing the same work, in the same run. Prints tables and writes JSON to
+// test/bench/results/. Servers are pinned to CPU 0 and this load generator to CPU 1.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
+
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" } } });
+const quick = values.quick ?? false;
+const only = new Set((values.only ?? "ingest,fanout,sse,footprint").split(","));
+const seconds = quick ? 0.5 : 5;
+const pinned = pin(process.pid, "1");
+
+const BUN = process.execPath;
+const tmp = mkdtempSync(join(tmpdir(), "sensorflow-bench-"));
+type Kind = "baseline" | "memory" | "sqlite";
+const start = (kind: Kind): Promise<Server> => {
+  if (kind === "baseline") return startServer("baseline", [BUN, "test/bench/baseline.ts"], {});
+  const env: Record<string, string> = { STORAGE: kind, DATA_DIR: mkdtempSync(join(tmp, "data-")), MAX_WS_CONNECTIONS_PER_KEY: "0" };
+  return startServer(`sensorflow (${kind})`, [BUN, "src/index.ts"], env);
+};
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+const table = (title: string, header: string[], rows: (string | number)[][]) => {
+  console.log(`\n${title}`);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  console.log(header.map((h, i) => h.padEnd(widths[i]!)).join("  "));
+  for (const row of rows) console.log(row.map((c, i) => String(c).padEnd(widths[i]!)).join("  "));
+};
+
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, bun: Bun.version, pinned: pinned ? "servers on CPU 0, load generator on CPU 1" : "not pinned (no taskset)" },
+};
+const problems: string[] = [];
+
+if (only.has("ingest")) {
+  const rows: (string | number)[][] = [];
+  const ingest: Record<string, { keepAlive: IngestResult; close: IngestResult }> = {};
+  for (const kind of ["baseline", "memory", "sqlite"] as const) {
+    const server = await start(kind);
+    await ingestKeepAlive(server.url, 4, 300); // warm-up
+    const keepAlive = await ingestKeepAlive(server.url, 8, seconds * 1000);
+    const close = await ingestClose(server.port, 8, seconds * 1000);
+    await server.stop();
+    ingest[kind] = { keepAlive, close };
+    for (const error of [keepAlive.errors, close.errors]) if (error > 0) problems.push(`${server.name}: ${error} ingest errors`);
+  }
+  const base = ingest.baseline!;
+  for (const [kind, r] of Object.entries(ingest)) {
+    rows.push([
+      kind,
+      fmt(r.keepAlive.perSecond),
+      fmt(r.keepAlive.p50, 2),
+      fmt(r.keepAlive.p99, 2),
+      fmt(r.keepAlive.perSecond / base.keepAlive.perSecond, 2),
+      fmt(r.close.perSecond),
+      fmt(r.close.p50, 2),
+      fmt(r.close.p99, 2),
+      fmt(r.close.perSecond / base.close.perSecond, 2),
+    ]);
+  }
+  table("Ingest, 8 clients in flight (readings/s; latency ms)", ["server", "keep-alive/s", "p50", "p99", "ratio", "close/s", "p50", "p99", "ratio"], rows);
+  const storeRatio = {
+    keepAlive: ingest.sqlite!.keepAlive.perSecond / ingest.memory!.keepAlive.perSecond,
+    close: ingest.sqlite!.close.perSecond / ingest.memory!.close.perSecond,
+  };
+  console.log(`store on (sqlite) vs STORAGE=memory: keep-alive ${fmt(storeRatio.keepAlive, 2)}, connection-per-request ${fmt(storeRatio.close, 2)}`);
+  results.ingest = { ...ingest, storeRatio };
+}
+
+const fanoutSection = async (kind: "ws" | "sse", plan: [number, number | "max"][]) => {
+  const rows: (string | number)[][] = [];
+  const out: { baseline: FanoutResult; sensorflow: FanoutResult; ratio: number }[] = [];
+  for (const [n, rate] of plan) {
+    const pair: FanoutResult[] = [];
+    for (const server of [await start("baseline"), await start("sqlite")]) {
+      const r = await fanout(server.url, kind, n, rate, seconds * 1000);
+      await server.stop();
+      pair.push(r);
+      if (rate !== "max" && r.lost > 0) problems.push(`${server.name} ${kind} N=${n} ${r.mode}: ${r.lost} messages lost`);
+      rows.push([server.name, n, r.mode, fmt(r.acceptedPerSecond), fmt(r.deliveredPerSecond), r.lost, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.max, 2)]);
+    }
+    const ratio = pair[1]!.deliveredPerSecond / pair[0]!.deliveredPerSecond;
+    rows.push(["  ratio delivered/s", "", "", "", fmt(ratio, 2), "", "", "", ""]);
+    out.push({ baseline: pair[0]!, sensorflow: pair[1]!, ratio });
+  }
+  table(
+    `Fan-out over ${kind === "ws" ? "WebSocket" : "SSE"} (latency: POST sent to message received, ms)`,
+    ["server", "N", "rate", "accepted/s", "delivered/s", "lost", "p50", "p99", "max"],
+    rows,
+  );
+  return out;
+};
+
+if (only.has("fanout")) {
+  const plan: [number, number | "max"][] = quick
+    ? [[20, 100], [20, "max"]]
+    : [[100, 200], [100, "max"], [1000, 200], [1000, "max"], [5000, 20], [5000, "max"]];
+  results.fanout = await fanoutSection("ws", plan);
+}
+if (only.has("sse")) {
+  const plan: [number, number | "max"][] = quick ? [[20, 100]] : [[100, 200], [100, "max"], [1000, 100], [1000, "max"]];
+  results.sse = await fanoutSection("sse", plan);
+}
+
+if (only.has("footprint")) {
+  const rows: (string | number)[][] = [];
+  const footprint: Record<string, unknown> = {};
+  const subscribers = quick ? 100 : 1000;
+  for (const kind of ["baseline", "sqlite"] as const) {
+    const server = await start(kind);
+    await fetch(`${server.url}/health`);
+    await Bun.sleep(500);
+    const idle = server.rssKb();
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < subscribers; i++) sockets.push(new WebSocket(`${server.url.replace("http", "ws")}/ws/sensor_updates`));
+    await Promise.all(sockets.map((ws) => new Promise((resolve) => ((ws.onopen = resolve), (ws.onerror = resolve)))));
+    await Bun.sleep(500);
+    const loaded = server.rssKb();
+    for (const ws of sockets) ws.close();
+    await server.stop();
+    const perThousand = ((loaded - idle) / subscribers) * 1000;
+    footprint[kind] = { idleMb: idle / 1024, perThousandSubscribersMb: perThousand / 1024 };
+    rows.push([server.name, fmt(idle / 1024, 1), fmt(perThousand / 1024, 1)]);
+  }
+  table(`Memory (RSS, MB; ${subscribers} idle WebSocket subscribers)`, ["server", "idle", "per 1,000 subscribers"], rows);
+
+  const binary = join(tmp, "sensorflow");
+  const built = Bun.spawnSync([BUN, "run", "src/build.ts", "--outfile", binary], { cwd: new URL("../..", import.meta.url).pathname, stdout: "ignore", stderr: "pipe" });
+  if (built.exitCode !== 0) problems.push(`build failed: ${built.stderr}`);
+  else {
+    const times: number[] = [];
+    for (let i = 0; i < (quick ? 2 : 5); i++) times.push(await startupMs([binary], { STORAGE: "sqlite", DATA_DIR: mkdtempSync(join(tmp, "start-")) }));
+    footprint.startupMs = { median: percentile(times, 50), all: times };
+    console.log(`\nCompiled executable, start-up to first healthy /health: median ${fmt(percentile(times, 50), 1)} ms of ${times.map((t) => fmt(t, 0)).join(", ")}`);
+  }
+  results.footprint = footprint;
+}
+
+const dir = new URL("results/", import.meta.url).pathname;
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `bench-${quick ? "quick" : "full"}.json`);
+writeFileSync(file, JSON.stringify({ ...results, problems }, null, 2));
+console.log(`\n${results.machine && JSON.stringify(results.machine)}\nresults: ${file}`);
+Bun.spawnSync(["rm", "-rf", tmp]);
+if (problems.length > 0) {
+  console.error(`\nproblems:\n- ${problems.join("\n- ")}`);
+  process.exit(1);
+}
