@@ -16,6 +16,8 @@ export function tooLarge(maxBytes: number): ApiError {
 const NOT_A_NUMBER = /"([^"\\]{1,64})"\s*:\s*[-+]?(nan|inf(inity)?)\b/gi;
 
 export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
+  // Refused on the declared length, before the body is read.
+  if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge(maxBytes);
   if (!isJsonType(request.headers.get("content-type"))) {
     throw new ApiError(415, "unsupported_media_type", "Send the body as JSON with the header Content-Type: application/json.");
   }

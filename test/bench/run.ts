@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" } } });
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" }, seconds: { type: "string" } } });
 const quick = values.quick ?? false;
 const only = new Set((values.only ?? "ingest,fanout,sse,footprint").split(","));
-const seconds = quick ? 0.5 : 5;
+const seconds = values.seconds ? Number(values.seconds) : quick ? 0.5 : 5;
 const pinned = pin(process.pid, "1");
 
 const BUN = process.execPath;

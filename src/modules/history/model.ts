@@ -11,7 +11,7 @@ export const HistoryQuery = t.Object({
   format: t.Optional(t.Union([t.Literal("json"), t.Literal("csv")])),
   bucket: t.Optional(t.String({ pattern: "^[1-9][0-9]*(s|m|h|d)$", description: "downsample: min/avg/max per bucket, e.g. 10s, 1m, 1h" })),
   "api-key": t.Optional(t.String()),
-});
+}, { additionalProperties: true });
 export type HistoryQuery = typeof HistoryQuery.static;
 
 export const ReadingPage = t.Object({
@@ -37,4 +37,4 @@ export const BucketPage = t.Object({
 export const CycleQuery = t.Object({
   format: t.Optional(t.Union([t.Literal("json"), t.Literal("csv")])),
   "api-key": t.Optional(t.String()),
-});
+}, { additionalProperties: true });

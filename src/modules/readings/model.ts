@@ -11,7 +11,7 @@ export const ReadingInput = t.Object(
     concentration: metric("% chemical", 0.8),
     flow: metric("flow rate, e.g. m³/h", 1.2),
   },
-  { description: "One reading from a board" },
+  { description: "One reading from a board (other fields are ignored)", additionalProperties: true },
 );
 export type ReadingInput = typeof ReadingInput.static;
 

@@ -17,4 +17,4 @@ export const StreamQuery = t.Object({
   "api-key": t.Optional(t.String({ description: "read key (API_KEY_WS), if not sent as X-API-Key" })),
   since: t.Optional(t.String({ pattern: "^[0-9]+$", description: "WebSocket: replay every event after this seq, then go live" })),
   last_event_id: t.Optional(t.String({ pattern: "^[0-9]+$", description: "SSE: same as the Last-Event-ID header" })),
-});
+}, { additionalProperties: true });
