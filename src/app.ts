@@ -73,7 +73,6 @@ function openStore(config: Config, clock: Clock, log: Logger): Store {
     path: join(config.dataDir, "sensorflow.db"),
     flushIntervalMs: config.flushIntervalMs,
     flushMaxRows: 1000,
-    replayMax: config.replayMax,
     iso: clock.iso,
     onError: (error) => log.error("writing history failed; the batch is kept and retried", { error: String(error) }),
   });

@@ -46,7 +46,7 @@ export const VARIABLES = {
   STORAGE: { default: "sqlite", help: "sqlite (history in DATA_DIR, survives restarts) or memory (latest values only, nothing on disk)" },
   FLUSH_INTERVAL_MS: { default: "20", help: "readings are written to disk in batches at least this often; 0 = before each is acknowledged" },
   RETENTION_DAYS: { default: "90", help: "history older than this many days is deleted (checked hourly)" },
-  REPLAY_MAX: { default: "100000", help: "recent events kept for clients that reconnect with their last seq" },
+  REPLAY_MAX: { default: "100000", help: "most events replayed to a client that reconnects with its last seq (STORAGE=memory: events kept for it)" },
   METRICS_PUBLIC: { default: "false", help: "true serves /metrics without a key; otherwise it needs a read key (API_KEY_WS)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;

@@ -67,7 +67,6 @@ export interface SqliteOptions {
   path: string;
   flushIntervalMs: number;
   flushMaxRows: number;
-  replayMax: number;
   /** Formats a time for cycle summaries rebuilt from rows. */
   iso(ms: number): string;
   onError(error: unknown): void;
@@ -98,12 +97,12 @@ export function createSqliteStore(options: SqliteOptions): Store {
     const latest = new Map<string, string>();
     const cycles = new Map<string, { device: string; state: CycleState; summary?: string }>();
     for (const event of batch) {
-      insertEvent.run(event.seq, event.ms, event.type, event.device, event.frame);
+      // A reading is one row in `readings` (its frame is rebuilt for replay); other events keep their frame.
       const r = event.reading;
       if (r) {
         insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp);
         latest.set(r.device, event.json);
-      }
+      } else insertEvent.run(event.seq, event.ms, event.type, event.device, event.frame);
       if (event.cycle) {
         const key = `${event.device}\u0000${event.cycle.cipId}`;
         const summary = event.cycle.summary ? JSON.stringify({ ...event.cycle.summary, seq: undefined }) : cycles.get(key)?.summary;
@@ -210,22 +209,48 @@ export function createSqliteStore(options: SqliteOptions): Store {
     flush,
     since(seq, topics, limit): Replay {
       flush();
-      const families: string[] = [];
+      const readingWhere: string[] = [];
+      const eventWhere: string[] = [];
       const devices: string[] = [];
       for (const topic of topics) {
-        if (topic === "readings") families.push("type = 'reading'");
-        else if (topic === "cycles") families.push("type LIKE 'cycle.%'");
-        else if (topic === "alarms") families.push("type LIKE 'alarm%'");
+        if (topic === "readings") readingWhere.push("1");
+        else if (topic === "cycles") eventWhere.push("type LIKE 'cycle.%'");
+        else if (topic === "alarms") eventWhere.push("type LIKE 'alarm%'");
         else if (topic.startsWith("devices/")) devices.push(topic.slice(8));
       }
-      if (devices.length > 0) families.push(`device IN (${devices.map(() => "?").join(",")})`);
-      const oldest = (db.query("SELECT MIN(seq) AS seq FROM events").get() as { seq: number | null }).seq;
-      if (families.length === 0) return { events: [], oldest };
-      const events = cached(`SELECT seq, type, frame FROM events WHERE seq > ? AND (${families.join(" OR ")}) ORDER BY seq LIMIT ?`).all(
-        seq,
-        ...devices,
-        limit,
-      ) as Replay["events"];
+      const inDevices = `device IN (${devices.map(() => "?").join(",")})`;
+      if (devices.length > 0) readingWhere.push(inDevices), eventWhere.push(inDevices);
+      const oldest = (
+        db.query("SELECT MIN(seq) AS seq FROM (SELECT MIN(seq) AS seq FROM readings UNION ALL SELECT MIN(seq) FROM events)").get() as { seq: number | null }
+      ).seq;
+      const parts: string[] = [];
+      const params: (string | number)[] = [];
+      if (readingWhere.length > 0) {
+        parts.push(`SELECT seq, 'reading' AS type, NULL AS frame, ${READING_COLUMNS.replace(", seq", "")} FROM readings WHERE seq > ? AND (${readingWhere.join(" OR ")})`);
+        params.push(seq, ...(devices.length > 0 ? devices : []));
+      }
+      if (eventWhere.length > 0) {
+        parts.push(`SELECT seq, type, frame, NULL, NULL, NULL, NULL, NULL, NULL, device FROM events WHERE seq > ? AND (${eventWhere.join(" OR ")})`);
+        params.push(seq, ...devices);
+      }
+      if (parts.length === 0) return { events: [], oldest };
+      type Row = StoredReading & { type: string; frame: string | null };
+      const rows = cached(`${parts.join(" UNION ALL ")} ORDER BY seq LIMIT ?`).all(...params, limit) as Row[];
+      const events = rows.map((row) => {
+        if (row.frame !== null) return { seq: row.seq, type: row.type, frame: row.frame };
+        // The same text the live frame had: the stored-reading fields in order, then the type.
+        const reading: StoredReading = {
+          temperature: row.temperature,
+          pressure: row.pressure,
+          concentration: row.concentration,
+          flow: row.flow,
+          timestamp: row.timestamp,
+          cip_id: row.cip_id,
+          device: row.device,
+          seq: row.seq,
+        };
+        return { seq: row.seq, type: "reading", frame: `${JSON.stringify(reading).slice(0, -1)},"type":"reading"}` };
+      });
       return { events, oldest };
     },
     readings(q) {
@@ -264,7 +289,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
         await Bun.sleep(0); // let ingest run between chunks
       }
       cached("DELETE FROM cycles WHERE closed = 1 AND last_ms < ?").run(beforeMs);
-      cached("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?").run(options.replayMax);
+      cached("DELETE FROM events WHERE ts_ms < ?").run(beforeMs);
       return removed;
     },
     size() {
