@@ -7,6 +7,15 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
 
+// fetch allows 256 connections at once by default; 1,000 SSE subscribers need more. Set it and re-run.
+if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+  const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "8192" },
+    stdio: ["inherit", "inherit", "inherit"],
+  });
+  process.exit(await child.exited);
+}
+
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" }, seconds: { type: "string" } } });
 const quick = values.quick ?? false;
 const only = new Set((values.only ?? "ingest,fanout,sse,footprint").split(","));
@@ -78,6 +87,7 @@ const fanoutSection = async (kind: "ws" | "sse", plan: [number, number | "max"][
   for (const [n, rate] of plan) {
     const pair: FanoutResult[] = [];
     for (const server of [await start("baseline"), await start("sqlite")]) {
+      if (process.env.BENCH_DEBUG) console.error(`${server.name} ${kind} N=${n} ${rate}`);
       const r = await fanout(server.url, kind, n, rate, seconds * 1000);
       await server.stop();
       pair.push(r);
