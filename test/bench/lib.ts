@@ -298,7 +298,7 @@ export async function fanout(
     lost: expected * subscribers - delivered,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    max: latencies.reduce((a, b) => (b > a ? b : a), Number.NaN),
+    max: latencies.length ? latencies.reduce((a, b) => (b > a ? b : a)) : Number.NaN,
   };
 }
 
