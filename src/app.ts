@@ -31,6 +31,8 @@ import { createStreams, type Streams } from "./modules/stream/service";
 /** The part of a Bun WebSocket the stream routes use (Elysia's and Bun's typings differ on the rest). */
 export interface StreamSocket {
   send(data: string): unknown;
+  /** Bytes queued and not yet sent (Bun has it; Elysia's copy of the type does not declare it). */
+  getBufferedAmount?(): number;
   close(code?: number, reason?: string): void;
   subscribe(topic: string): unknown;
   unsubscribe(topic: string): unknown;
@@ -92,7 +94,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     cycles.restore(device.device, device.cycle);
     latest.set(device.device, { reading: device.latest, json: device.json });
   }
-  const slots = createStreamSlots(config.maxStreamsPerKey);
+  const slots = createStreamSlots(config.maxStreamsPerKey, config.maxStreams);
   const sockets = new Set<StreamSocket>();
   const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds, store, events, replayMax: config.replayMax });
   const metrics = createMetrics({
@@ -115,7 +117,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     events,
     cycles,
     latest,
-    ingest: createIngest({ clock, cycles, latest, events, metrics }),
+    ingest: createIngest({ clock, cycles, latest, events, metrics, limits: config.limits }),
     slots,
     streams,
     sockets,
@@ -142,8 +144,20 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const startTimers = () => {
     const checkMs = options.cycleCheckMs ?? Math.min(config.cipGapMinutes * 6_000, 10_000);
     timers.push(setInterval(() => s.cycles.closeIdle(s.clock.now()), checkMs));
+    // A subscriber that stops reading is closed before its backlog grows past SLOW_CLIENT_BYTES, so it
+    // costs neither memory nor anyone else's latency; it can resume with its last seq.
+    timers.push(setInterval(closeSlowSockets, 250));
     timers.push(setInterval(prune, HOUR));
     timers.push(setTimeout(prune, 0));
+  };
+  const closeSlowSockets = () => {
+    for (const socket of s.sockets) {
+      const backlog = socket.getBufferedAmount?.() ?? 0;
+      if (backlog > config.slowClientBytes) {
+        s.log.warn("subscriber too slow, closed", { peer: socket.remoteAddress, unsent_bytes: backlog });
+        socket.close(1013, `too slow: ${backlog} bytes unsent; reconnect with since=<last seq>`);
+      }
+    }
   };
   const stopTimers = () => {
     for (const timer of timers.splice(0)) clearInterval(timer);
@@ -154,7 +168,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
     normalize: false,
     // Bun's own limit is only a backstop; our check answers 413 with the JSON error shape.
     serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 20) },
-    websocket: { maxPayloadLength: 16 * 1024, backpressureLimit: 1 << 20, closeOnBackpressureLimit: true },
+    // Backstop for a subscriber that stops reading between two slow-client checks: Bun closes it.
+    websocket: {
+      maxPayloadLength: 16 * 1024,
+      backpressureLimit: config.slowClientBytes * 2,
+      closeOnBackpressureLimit: true,
+      idleTimeout: 60,
+      sendPings: true,
+    },
   })
     .onError(({ code, error, request, server, path }) => {
       let refusal: ApiError;

@@ -59,22 +59,24 @@ export function createAuth(config: Pick<Config, "apiKeys" | "readKeys" | "allowU
 
 /** Live streams (WebSocket + SSE together) per key, capped by MAX_WS_CONNECTIONS_PER_KEY. */
 export interface StreamSlots {
-  acquire(key: string): boolean;
+  /** Takes a slot for `key`: "ok", or which cap refuses it. */
+  acquire(key: string): "ok" | "key" | "total";
   release(key: string): void;
   count(): number;
 }
 
-export function createStreamSlots(maxPerKey: number): StreamSlots {
+export function createStreamSlots(maxPerKey: number, maxTotal = 0): StreamSlots {
   const perKey = new Map<string, number>();
   let total = 0;
   return {
     acquire(key) {
       const current = perKey.get(key) ?? 0;
       // Anonymous streams (loopback or open mode) have no key to count against.
-      if (key !== "" && maxPerKey > 0 && current >= maxPerKey) return false;
+      if (key !== "" && maxPerKey > 0 && current >= maxPerKey) return "key";
+      if (maxTotal > 0 && total >= maxTotal) return "total";
       perKey.set(key, current + 1);
       total++;
-      return true;
+      return "ok";
     },
     release(key) {
       const current = perKey.get(key) ?? 0;

@@ -1,5 +1,6 @@
 // Configuration: read once from the environment (Bun has already merged `.env` into it, without
 // overriding real variables), validated, and passed to createApp. Nothing else reads process.env.
+import { existsSync } from "node:fs";
 import { t } from "elysia";
 
 export const Config = t.Object({
@@ -22,6 +23,16 @@ export const Config = t.Object({
   retentionDays: t.Number({ exclusiveMinimum: 0 }),
   replayMax: t.Integer({ minimum: 1 }),
   metricsPublic: t.Boolean(),
+  limits: t.Record(t.String(), t.Object({ min: t.Optional(t.Number()), max: t.Optional(t.Number()) })),
+  ratePerDevice: t.Number({ minimum: 0 }),
+  ratePerKey: t.Number({ minimum: 0 }),
+  maxStreams: t.Integer({ minimum: 0 }),
+  wsMessageRate: t.Number({ minimum: 0 }),
+  slowClientBytes: t.Integer({ minimum: 1024 }),
+  tlsCertFile: t.String(),
+  tlsKeyFile: t.String(),
+  plainPort: t.Union([t.Integer({ minimum: 0, maximum: 65535 }), t.Null()]),
+  corsOrigins: t.Array(t.String()),
 });
 export type Config = typeof Config.static;
 
@@ -48,6 +59,19 @@ export const VARIABLES = {
   RETENTION_DAYS: { default: "90", help: "history older than this many days is deleted (checked hourly)" },
   REPLAY_MAX: { default: "100000", help: "most events replayed to a client that reconnects with its last seq (STORAGE=memory: events kept for it)" },
   METRICS_PUBLIC: { default: "false", help: "true serves /metrics without a key; otherwise it needs a read key (API_KEY_WS)" },
+  LIMIT_TEMPERATURE: { default: "", help: "plausible range min..max (e.g. -20..150); a reading outside gets 422 (empty = any finite number)" },
+  LIMIT_PRESSURE: { default: "", help: "plausible range min..max for pressure (empty = any finite number)" },
+  LIMIT_CONCENTRATION: { default: "", help: "plausible range min..max for concentration (empty = any finite number)" },
+  LIMIT_FLOW: { default: "", help: "plausible range min..max for flow (empty = any finite number)" },
+  RATE_LIMIT_PER_DEVICE: { default: "50", help: "ingest requests per second per device before 429 (0 = no limit)" },
+  RATE_LIMIT_PER_KEY: { default: "500", help: "ingest requests per second per ingest key before 429 (0 = no limit)" },
+  MAX_STREAMS: { default: "10000", help: "live WebSocket + SSE streams in all (0 = no limit)" },
+  WS_MESSAGE_RATE: { default: "20", help: "messages per second a WebSocket client may send before it gets error frames (0 = no limit)" },
+  SLOW_CLIENT_BYTES: { default: "1048576", help: "a subscriber with this much unsent data is closed (1013) so it cannot hold up anyone" },
+  TLS_CERT_FILE: { default: "", help: "PEM certificate: serve HTTPS/WSS on PORT (with TLS_KEY_FILE)" },
+  TLS_KEY_FILE: { default: "", help: "PEM private key for TLS_CERT_FILE" },
+  PLAIN_PORT: { default: "", help: "with TLS on, also serve plain HTTP on this port for boards that cannot do TLS (empty = none)" },
+  CORS_ORIGINS: { default: "", help: "comma-separated browser origins allowed to call the API (* = any; empty = same origin only)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
 export type Env = Record<string, string | undefined>;
@@ -93,6 +117,40 @@ export function loadConfig(env: Env): Config {
       .map((key) => key.trim())
       .filter((key) => key !== "");
 
+  const nonNegative = (name: Variable): number => {
+    const value = Number(raw(name));
+    if (raw(name) === "" || !Number.isFinite(value) || value < 0) fail(name, "a number, 0 or more (0 = no limit)");
+    return value;
+  };
+  const range = (name: Variable): { min?: number; max?: number } | undefined => {
+    const text = raw(name);
+    if (text === "") return undefined;
+    const match = text.match(/^\s*(-?[\d.]+)?\s*\.\.\s*(-?[\d.]+)?\s*$/);
+    const min = match?.[1] === undefined ? undefined : Number(match[1]);
+    const max = match?.[2] === undefined ? undefined : Number(match[2]);
+    if (!match || (min === undefined && max === undefined) || Number.isNaN(min) || Number.isNaN(max) || (min !== undefined && max !== undefined && min > max)) {
+      fail(name, "a range min..max such as -20..150 (either end may be left out)");
+    }
+    return { ...(min !== undefined && { min }), ...(max !== undefined && { max }) };
+  };
+  const limits = () => {
+    const out: Config["limits"] = {};
+    for (const metric of ["temperature", "pressure", "concentration", "flow"] as const) {
+      const r = range(`LIMIT_${metric.toUpperCase()}` as Variable);
+      if (r) out[metric] = r;
+    }
+    return out;
+  };
+  const tls = () => {
+    const cert = raw("TLS_CERT_FILE");
+    const key = raw("TLS_KEY_FILE");
+    if ((cert === "") !== (key === "")) fail(cert === "" ? "TLS_CERT_FILE" : "TLS_KEY_FILE", "set together with " + (cert === "" ? "TLS_KEY_FILE" : "TLS_CERT_FILE"));
+    for (const [name, path] of [["TLS_CERT_FILE", cert], ["TLS_KEY_FILE", key]] as const) {
+      if (path !== "" && !existsSync(path)) fail(name, "a readable PEM file");
+    }
+    return { tlsCertFile: cert, tlsKeyFile: key };
+  };
+
   const timezone = raw("TIMEZONE") || hostZone();
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: timezone });
@@ -122,6 +180,15 @@ export function loadConfig(env: Env): Config {
     retentionDays: positive("RETENTION_DAYS"),
     replayMax: integer("REPLAY_MAX", 1, 10_000_000),
     metricsPublic: boolean("METRICS_PUBLIC"),
+    limits: limits(),
+    ratePerDevice: nonNegative("RATE_LIMIT_PER_DEVICE"),
+    ratePerKey: nonNegative("RATE_LIMIT_PER_KEY"),
+    maxStreams: integer("MAX_STREAMS", 0, 10_000_000),
+    wsMessageRate: nonNegative("WS_MESSAGE_RATE"),
+    slowClientBytes: integer("SLOW_CLIENT_BYTES", 1024, 1 << 30),
+    ...tls(),
+    plainPort: raw("PLAIN_PORT") === "" ? null : integer("PLAIN_PORT", 0, 65535),
+    corsOrigins: keys("CORS_ORIGINS"),
   };
 }
 

@@ -28,6 +28,9 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     TIMEZONE: "America/Sao_Paulo",
     LOG_LEVEL: "debug",
     STORAGE: "memory",
+    // The test clock stands still unless a test moves it, so rate limits are off unless a test turns them on.
+    RATE_LIMIT_PER_DEVICE: "0",
+    RATE_LIMIT_PER_KEY: "0",
     ...env,
   });
   let now = Date.parse("2024-01-15T13:30:00.000Z");

@@ -27,7 +27,8 @@ const tmp = mkdtempSync(join(tmpdir(), "sensorflow-bench-"));
 type Kind = "baseline" | "memory" | "sqlite";
 const start = (kind: Kind): Promise<Server> => {
   if (kind === "baseline") return startServer("baseline", [BUN, "test/bench/baseline.ts"], {});
-  const env: Record<string, string> = { STORAGE: kind, DATA_DIR: mkdtempSync(join(tmp, "data-")), MAX_WS_CONNECTIONS_PER_KEY: "0" };
+  // One simulated device posts thousands of readings a second here: the per-device rate limit is off.
+  const env: Record<string, string> = { STORAGE: kind, DATA_DIR: mkdtempSync(join(tmp, "data-")), MAX_WS_CONNECTIONS_PER_KEY: "0", RATE_LIMIT_PER_DEVICE: "0", RATE_LIMIT_PER_KEY: "0", MAX_STREAMS: "0" };
   return startServer(`sensorflow (${kind})`, [BUN, "src/index.ts"], env);
 };
 

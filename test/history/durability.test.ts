@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { READING, spawnServer } from "../helpers";
 
 async function crashAndCount(env: Record<string, string>, count: number) {
-  const server = await spawnServer({ STORAGE: "sqlite", ...env });
+  const server = await spawnServer({ STORAGE: "sqlite", RATE_LIMIT_PER_DEVICE: "0", ...env });
   const acked: { seq: number; at: number }[] = [];
   for (let i = 0; i < count; i++) {
     const response = await fetch(`${server.url}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...READING, flow: i }) });
@@ -17,7 +17,7 @@ async function crashAndCount(env: Record<string, string>, count: number) {
   server.proc.kill("SIGKILL");
   await server.exited;
 
-  const again = await spawnServer({ STORAGE: "sqlite", ...env });
+  const again = await spawnServer({ STORAGE: "sqlite", RATE_LIMIT_PER_DEVICE: "0", ...env });
   const kept = new Set<number>();
   let cursor = "";
   for (let page = 0; page < 100; page++) {

@@ -60,7 +60,7 @@ describe("README", () => {
     const example = await Bun.file(new URL("../../.env.example", import.meta.url)).text();
     for (const [name, variable] of Object.entries(VARIABLES)) {
       expect(example).toContain(`\n${name}=${variable.default}\n`);
-      expect(readme).toContain(`| \`${name}\` |`);
+      expect(readme).toContain(`\`${name}\``);
     }
   });
 });

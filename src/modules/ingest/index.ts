@@ -3,11 +3,14 @@ import { Elysia, t } from "elysia";
 import type { Services } from "../../app";
 import { readJson } from "../../body";
 import { ErrorBody } from "../../errors";
-import { guard, json } from "../../http";
+import { json, peerOf, presentedKey } from "../../http";
+import { ApiError } from "../../errors";
+import { createRateLimiter } from "../../limits";
+import type { Server } from "bun";
 import { DeviceParams, ReadingInput, StoredReading } from "../readings/model";
 import { ReadingBatch } from "./model";
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody };
 
 const INGEST_PATH = /^\/(api\/)?sensor_data$|^\/api\/devices\/[^/]+\/readings$/;
 export const isIngestPath = (path: string) => INGEST_PATH.test(path);
@@ -24,7 +27,23 @@ export function ingestRoutes(s: Services) {
     if (t0 !== undefined) s.metrics.ingestSeconds((performance.now() - t0) / 1000);
     return json(text, 201);
   };
-  const beforeHandle = guard(s.auth, "ingest");
+  // Key first, then the device's and the key's rate: a flood from one board never starves the others.
+  const perDevice = createRateLimiter(s.config.ratePerDevice, s.clock.now);
+  const perKey = createRateLimiter(s.config.ratePerKey, s.clock.now);
+  const beforeHandle = ({ request, server, query, params }: { request: Request; server: Server<unknown> | null; query: Record<string, unknown>; params?: Record<string, string> }) => {
+    const key = s.auth.check("ingest", presentedKey("ingest", request, query), peerOf(server, request));
+    const device = params?.device ?? s.config.defaultDevice;
+    const wait = Math.max(perDevice.take(device), key === "" ? 0 : perKey.take(key));
+    if (wait > 0) {
+      throw new ApiError(
+        429,
+        "rate_limited",
+        `Too many requests for device "${device}" (RATE_LIMIT_PER_DEVICE=${s.config.ratePerDevice}/s, RATE_LIMIT_PER_KEY=${s.config.ratePerKey}/s). Retry after the Retry-After seconds.`,
+        undefined,
+        { "retry-after": String(Math.max(1, Math.ceil(wait))) },
+      );
+    }
+  };
   const legacy = (path: string) =>
     ({
       body: ReadingInput,

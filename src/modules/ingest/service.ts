@@ -4,6 +4,8 @@ import type { Clock } from "../../clock";
 import type { Metrics } from "../../metrics";
 import { TOPIC, type Events } from "../../events";
 import type { Cycles } from "../cycles/service";
+import { METRICS, type Metric } from "../cycles/model";
+import { ApiError, type ErrorDetail } from "../../errors";
 import type { ReadingInput, StoredReading } from "../readings/model";
 import type { LatestStore } from "../readings/service";
 
@@ -12,18 +14,42 @@ export interface Ingest {
   accept(device: string, inputs: readonly ReadingInput[]): string[];
 }
 
+export type Limits = Partial<Record<Metric, { min?: number; max?: number }>>;
+
+/** 422 naming every value outside its plausible range (LIMIT_<METRIC>), before anything is stored. */
+export function checkRanges(inputs: readonly ReadingInput[], limits: Limits, batch: boolean): void {
+  const details: ErrorDetail[] = [];
+  inputs.forEach((input, i) => {
+    for (const metric of METRICS) {
+      const range = limits[metric];
+      if (!range) continue;
+      const value = input[metric];
+      if ((range.min !== undefined && value < range.min) || (range.max !== undefined && value > range.max)) {
+        const text = `${range.min ?? ""}..${range.max ?? ""}`;
+        details.push({ field: batch ? `[${i}].${metric}` : metric, message: `${value} is outside the plausible range ${text} (LIMIT_${metric.toUpperCase()})` });
+      }
+    }
+  });
+  if (details.length > 0) {
+    throw new ApiError(422, "out_of_range", `Implausible value: ${details.map((d) => `${d.field} ${d.message}`).join("; ")}. Check the sensor.`, details.slice(0, 20));
+  }
+}
+
 export function createIngest(deps: {
   clock: Clock;
   cycles: Cycles;
   latest: LatestStore;
   events: Events;
   metrics: Pick<Metrics, "accepted">;
+  limits: Limits;
 }): Ingest {
-  const { clock, cycles, latest, events, metrics } = deps;
+  const { clock, cycles, latest, events, metrics, limits } = deps;
+  const ranged = Object.keys(limits).length > 0;
   const topicsOf = new Map<string, readonly string[]>();
 
   return {
     accept(device, inputs) {
+      if (ranged) checkRanges(inputs, limits, inputs.length > 1);
       const ms = clock.now();
       const timestamp = clock.iso(ms);
       let topics = topicsOf.get(device);

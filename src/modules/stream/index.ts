@@ -7,11 +7,14 @@ import { TOPIC } from "../../events";
 import { guard, peerOf, presentedKey } from "../../http";
 import { ClientMessage, StreamQuery } from "./model";
 import { invalidTopic, parseTopics } from "./service";
+import { createRateLimiter } from "../../limits";
 
 const checkMessage = TypeCompiler.Compile(ClientMessage);
 
 /** Policy violation (RFC 6455): the client is over its stream cap. */
 const CLOSE_POLICY = 1008;
+/** Try again later: the server is full. */
+const CLOSE_TRY_AGAIN = 1013;
 
 type Socket = StreamSocket;
 type WsData = { query: Record<string, string | undefined>; request: Request };
@@ -19,17 +22,24 @@ type WsData = { query: Record<string, string | undefined>; request: Request };
 export function streamRoutes(s: Services) {
   const beforeHandle = guard(s.auth, "read");
   const keys = new WeakMap<Socket, string>();
-  const overCap = () =>
-    `too many live streams for this key (MAX_WS_CONNECTIONS_PER_KEY=${s.config.maxStreamsPerKey})`;
+  const overCap = (cap: "key" | "total") =>
+    cap === "key"
+      ? `too many live streams for this key (MAX_WS_CONNECTIONS_PER_KEY=${s.config.maxStreamsPerKey})`
+      : `too many live streams on this server (MAX_STREAMS=${s.config.maxStreams})`;
+  const messages = createRateLimiter(s.config.wsMessageRate, () => performance.now(), Math.max(5, s.config.wsMessageRate));
+  const socketIds = new WeakMap<Socket, string>();
+  let nextSocket = 0;
 
-  /** Takes a stream slot for the socket's key, or closes it with 1008; true if it may stay. */
+  /** Takes a stream slot for the socket's key, or closes it with 1008 (1013 when the server is full); true if it may stay. */
   const admit = (raw: Socket, data: WsData): boolean => {
     const key = presentedKey("read", data.request, data.query) ?? "";
-    if (!s.slots.acquire(key)) {
-      s.log.warn("stream refused: over the per-key cap", { peer: raw.remoteAddress, path: new URL(data.request.url).pathname });
-      raw.close(CLOSE_POLICY, overCap());
+    const slot = s.slots.acquire(key);
+    if (slot !== "ok") {
+      s.log.warn("stream refused: over a cap", { cap: slot, peer: raw.remoteAddress, path: new URL(data.request.url).pathname });
+      raw.close(slot === "key" ? CLOSE_POLICY : CLOSE_TRY_AGAIN, overCap(slot));
       return false;
     }
+    socketIds.set(raw, String(nextSocket++));
     keys.set(raw, key);
     s.sockets.add(raw);
     return true;
@@ -83,6 +93,10 @@ export function streamRoutes(s: Services) {
         if (since !== undefined) catchUp(ws.raw, Number(since), topics);
       },
       message(ws, message) {
+        const wait = messages.take(socketIds.get(ws.raw) ?? "");
+        if (wait > 0) {
+          return send(ws.raw, { type: "error", error: "rate_limited", message: `Too many messages: at most ${s.config.wsMessageRate} per second (WS_MESSAGE_RATE).` });
+        }
         let parsed: unknown = message;
         if (typeof message === "string") {
           try {
@@ -115,9 +129,10 @@ export function streamRoutes(s: Services) {
       ({ query, request, server }) => {
         const topics = parseTopics(query.topics, [TOPIC.readings]);
         const key = presentedKey("read", request, query) ?? "";
-        if (!s.slots.acquire(key)) {
-          s.log.warn("stream refused: over the per-key cap", { peer: peerOf(server, request), path: "/api/stream" });
-          throw new ApiError(429, "too_many_streams", `There are ${overCap()}. Close another stream first.`);
+        const slot = s.slots.acquire(key);
+        if (slot !== "ok") {
+          s.log.warn("stream refused: over a cap", { cap: slot, peer: peerOf(server, request), path: "/api/stream" });
+          throw new ApiError(429, "too_many_streams", `There are ${overCap(slot)}. Close another stream first.`, undefined, { "retry-after": "5" });
         }
         // SSE outlives Bun's idle timeout; keep-alive comments keep proxies from cutting it.
         server?.timeout(request, 0);
