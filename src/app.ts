@@ -1,6 +1,7 @@
 // Composes the features into one Elysia app without listening, so tests build a fresh app (and
 // fresh state) each time. Every piece of state lives in the Services created here.
 import { Elysia } from "elysia";
+import { cors } from "@elysiajs/cors";
 import { COMMIT, VERSION } from "./build-info";
 import { createAuth, createStreamSlots, type Auth, type StreamSlots } from "./auth";
 import { createLocalBus, type Bus } from "./bus";
@@ -128,6 +129,9 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
 
 
 const HOUR = 3_600_000;
+/** Pages load only from this server; inline styles are allowed for the API reference's theme. */
+export const PAGE_CSP =
+  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
 export function createApp(config: Config, options: AppOptions = {}) {
   const s = createServices(config, options);
@@ -216,6 +220,20 @@ export function createApp(config: Config, options: AppOptions = {}) {
       s.bus.attach(null);
       s.streams.closeAll();
       s.store.close();
+    })
+    .use(config.corsOrigins.length > 0 ? cors({
+            origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+            allowedHeaders: ["content-type", "x-api-key", "last-event-id"],
+            exposeHeaders: ["x-next-cursor", "retry-after"],
+            credentials: false,
+          }) : new Elysia())
+    // nosniff everywhere; the pages a browser renders also get a strict CSP and may not be framed.
+    .onAfterHandle(({ set, path }) => {
+      set.headers["x-content-type-options"] = "nosniff";
+      if (path === "/docs" || path === "/") {
+        set.headers["content-security-policy"] = PAGE_CSP;
+        set.headers["x-frame-options"] = "DENY";
+      }
     })
     .use(docsRoutes(s.version))
     .use(healthRoutes(s))

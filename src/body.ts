@@ -13,6 +13,27 @@ export function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, "body_too_large", `The body is larger than ${maxBytes} bytes (MAX_BODY_BYTES).`);
 }
 
+/** Deeper nesting than any reading needs; refused before parsing, so a hostile body costs one scan. */
+export const MAX_DEPTH = 16;
+
+/** The deepest bracket nesting in a JSON text (strings skipped), stopping as soon as it passes `limit`. */
+export function nestingDepth(text: string, limit = MAX_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
 const NOT_A_NUMBER = /"([^"\\]{1,64})"\s*:\s*[-+]?(nan|inf(inity)?)\b/gi;
 
 export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
@@ -23,6 +44,9 @@ export async function readJson(request: Request, maxBytes: number): Promise<unkn
   }
   const text = await request.text();
   if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
+  if (nestingDepth(text) > MAX_DEPTH) {
+    throw new ApiError(400, "too_deep", `The JSON is nested deeper than ${MAX_DEPTH} levels; a reading is one flat object (or an array of them).`);
+  }
   try {
     return JSON.parse(text);
   } catch (error) {

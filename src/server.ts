@@ -15,6 +15,7 @@ export function serve(config: Config): Promise<number> {
     if (stopping) return;
     stopping = true;
     log.info(`${signal} received, shutting down`);
+    void plain?.stop();
     const clean = await shutdown();
     log.info(clean ? "stopped" : "stopped; some connections had to be cut");
     resolve(0);
@@ -22,15 +23,29 @@ export function serve(config: Config): Promise<number> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
+  const tls = config.tlsCertFile ? { cert: Bun.file(config.tlsCertFile), key: Bun.file(config.tlsKeyFile) } : undefined;
+  let plain: ReturnType<typeof Bun.serve> | undefined;
   try {
     // reusePort off: a second copy on the same port must fail, not silently split the state.
-    app.listen({ port: config.port, hostname: config.host, reusePort: false });
+    app.listen({ port: config.port, hostname: config.host, reusePort: false, ...(tls && { tls }) });
+    if (tls && config.plainPort !== null) {
+      // Boards that cannot do TLS post over plain HTTP on a port of their own; everything else is on TLS.
+      plain = Bun.serve({
+        port: config.plainPort,
+        hostname: config.host,
+        reusePort: false,
+        maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 20),
+        fetch: (request) => app.handle(request),
+      });
+    }
   } catch (error) {
-    log.error(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : error}`);
+    log.error(`cannot listen on ${config.host}:${config.port}${config.plainPort !== null ? ` or ${config.plainPort}` : ""}: ${error instanceof Error ? error.message : error}`);
+    void app.server?.stop(true);
     return Promise.resolve(1);
   }
 
-  log.info(`SensorFlow ${services.version} listening on http://${config.host}:${app.server?.port}`, {
+  log.info(`SensorFlow ${services.version} listening on ${tls ? "https" : "http"}://${config.host}:${app.server?.port}`, {
+    ...(plain && { plain_http_port: plain.port }),
     ingest: AUTH_MODE[auth.mode("ingest")],
     read: AUTH_MODE[auth.mode("read")],
     timezone: config.timezone,

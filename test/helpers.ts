@@ -267,7 +267,7 @@ export async function spawnServer(env: Record<string, string>, cmd = [process.ex
         const line = buffer.slice(0, end);
         buffer = buffer.slice(end + 1);
         lines.push(line);
-        const match = line.match(/listening on (http:\/\/[\w.:[\]-]+)/);
+        const match = line.match(/listening on (https?:\/\/[\w.:[\]-]+)/);
         if (match) resolve(match[1]!);
       }
     }
