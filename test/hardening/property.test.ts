@@ -1,0 +1,77 @@
+// Property-based: whatever JSON a board sends, and whatever a WebSocket client says, the answer is
+// documented and the server's state stays right.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { READ_KEY, READING, openWs, post, start, type Running } from "../helpers";
+
+let server: Running;
+beforeAll(async () => {
+  server = await start();
+});
+afterAll(() => server.stop());
+
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+const metric = fc.oneof(finite, fc.string(), fc.boolean(), fc.constant(null), fc.array(finite, { maxLength: 2 }), fc.integer());
+const reading = fc.record(
+  { temperature: metric, pressure: metric, concentration: metric, flow: metric, extra: fc.jsonValue({ maxDepth: 3 }) },
+  { requiredKeys: [] },
+);
+
+describe("the ingest schema", () => {
+  test("any JSON body is either stored exactly (four finite numbers) or refused with 400/422 and nothing changes", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(reading, fc.jsonValue({ maxDepth: 4 })), async (body) => {
+        const before = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
+        const response = await post(`${server.url}/sensor_data`, JSON.stringify(body));
+        const answer = await response.json();
+        const valid =
+          typeof body === "object" && body !== null && !Array.isArray(body) &&
+          ["temperature", "pressure", "concentration", "flow"].every((k) => typeof (body as Record<string, unknown>)[k] === "number");
+        if (valid) {
+          expect(response.status).toBe(201);
+          for (const k of ["temperature", "pressure", "concentration", "flow"]) expect(answer[k]).toBe((body as Record<string, number>)[k]);
+        } else {
+          expect([400, 422]).toContain(response.status);
+          expect(typeof answer.message).toBe("string");
+          const after = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
+          expect(after).toBe(before);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("the WebSocket client protocol", () => {
+  test("any message gets an ack, a pong or an error frame, and the connection keeps delivering", async () => {
+    const ws = await openWs(`${server.ws}/ws?topics=readings&api-key=${READ_KEY}`);
+    await ws.nextOf("welcome");
+    const topic = fc.oneof(fc.constantFrom("readings", "cycles", "alarms", "devices/line-1"), fc.string());
+    const message = fc.oneof(
+      fc.record({ op: fc.constantFrom("subscribe", "unsubscribe"), topic, since: fc.option(fc.nat(), { nil: undefined }) }, { requiredKeys: ["op"] }),
+      fc.record({ op: fc.constant("ping") }),
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.string().map((text) => ({ raw: text })),
+    );
+    await fc.assert(
+      fc.asyncProperty(message, async (m) => {
+        ws.send(typeof m === "object" && m !== null && "raw" in m ? String(m.raw) : JSON.stringify(m));
+        // Replayed events may follow an ack; the first frame is the answer to the message.
+        const answer = await ws.next().catch((error) => {
+          throw new Error(`no answer to ${JSON.stringify(m)}: ${error}`);
+        });
+        expect(["ack", "pong", "error"]).toContain(answer.type as string);
+        await Bun.sleep(0);
+        ws.pending();
+      }),
+      { numRuns: 200 },
+    );
+    // Past WS_MESSAGE_RATE the answers were rate_limited errors; once the bucket refills, it listens again.
+    await Bun.sleep(1100);
+    ws.send({ op: "subscribe", topic: "readings" });
+    await ws.nextOf("ack");
+    await post(`${server.url}/sensor_data`, READING);
+    expect((await ws.nextOf("reading")).device).toBe("default");
+    ws.close();
+  });
+});
