@@ -301,3 +301,46 @@ export async function run(cmd: string[], env: Record<string, string> = {}, timeo
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
+
+export interface TestHost {
+  /** The namespace's name, for `ip netns exec`. */
+  ns: string;
+  /** This machine's end of the link, as the test host sees it. */
+  hostIp: string;
+  /** The test host's address. */
+  ip: string;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A test host of our own: a network namespace joined to this machine by a veth pair (needs root and
+ * iproute2, as on CI). Traffic to it stays on this machine.
+ */
+export async function createTestHost(octet: number): Promise<TestHost> {
+  const id = `${process.pid % 10000}${octet}`;
+  const ns = `sf-test-${id}`;
+  const hostIf = `sfh${id}`;
+  const hostIp = `10.231.${octet}.1`;
+  const ip = `10.231.${octet}.2`;
+  const sh = async (...cmd: string[]) => {
+    const result = await run(cmd);
+    if (result.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr}`);
+  };
+  await run(["ip", "netns", "del", ns]);
+  await sh("ip", "netns", "add", ns);
+  await sh("ip", "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
+  await sh("ip", "addr", "add", `${hostIp}/30`, "dev", hostIf);
+  await sh("ip", "link", "set", hostIf, "up");
+  await sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/30`, "dev", "sfpeer");
+  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "sfpeer", "up");
+  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+  return {
+    ns,
+    hostIp,
+    ip,
+    destroy: async () => {
+      await run(["ip", "link", "del", hostIf]);
+      await run(["ip", "netns", "del", ns]);
+    },
+  };
+}

@@ -1,46 +1,28 @@
 // Protected mode: with no key configured the server answers its own machine only. The refused peer
 // is real: a client in a network namespace this test creates, reaching the server over a veth pair.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { INGEST_KEY, READING, READ_KEY, post, run, start, type Running } from "../helpers";
+import { INGEST_KEY, READING, READ_KEY, createTestHost, post, run, start, type Running, type TestHost } from "../helpers";
 
-const id = process.pid % 100000;
-const ns = `sf-test-${id}`;
-const hostIf = `sfh${id}`;
-const HOST_IP = "10.231.7.1";
-const PEER_IP = "10.231.7.2";
+let peer: TestHost;
+const HOST_IP = () => peer.hostIp;
+const PEER_IP = () => peer.ip;
 
-async function sh(...cmd: string[]) {
-  const result = await run(cmd);
-  if (result.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr}`);
-}
-
-/** Runs fetch from inside the namespace, so the server sees PEER_IP as the client. */
+/** Runs fetch from inside the test host, so the server sees its address as the client. */
 async function fetchFromPeer(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const script = `const r = await fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}); console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
-  const result = await run(["ip", "netns", "exec", ns, process.execPath, "-e", script]);
+  const result = await run(["ip", "netns", "exec", peer.ns, process.execPath, "-e", script]);
   if (result.code !== 0) throw new Error(`peer fetch failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as { status: number; body: string };
 }
 
 beforeAll(async () => {
-  // Needs root and iproute2, as on CI and the developers' machines (see README, "Tests").
-  await run(["ip", "netns", "del", ns]);
-  await sh("ip", "netns", "add", ns);
-  await sh("ip", "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
-  await sh("ip", "addr", "add", `${HOST_IP}/30`, "dev", hostIf);
-  await sh("ip", "link", "set", hostIf, "up");
-  await sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${PEER_IP}/30`, "dev", "sfpeer");
-  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "sfpeer", "up");
+  peer = await createTestHost(7);
 });
-
-afterAll(async () => {
-  await run(["ip", "link", "del", hostIf]);
-  await run(["ip", "netns", "del", ns]);
-});
+afterAll(() => peer.destroy());
 
 async function listenOnBoth(env: Record<string, string>): Promise<Running & { remote: string }> {
   const server = await start(env, {}, { hostname: "0.0.0.0" });
-  return Object.assign(server, { remote: `http://${HOST_IP}:${server.port}` });
+  return Object.assign(server, { remote: `http://${HOST_IP()}:${server.port}` });
 }
 
 describe("protected mode (no key configured)", () => {
@@ -58,7 +40,7 @@ describe("protected mode (no key configured)", () => {
       expect(error.message).toContain("API_KEY");
       expect(error.message).toContain("ALLOW_UNAUTHENTICATED=true");
       expect((await fetchFromPeer(`${server.remote}/sensor_data`)).status).toBe(403);
-      expect(server.logs.some((line) => line.includes("loopback_only") && line.includes(`peer=${PEER_IP}`))).toBe(true);
+      expect(server.logs.some((line) => line.includes("loopback_only") && line.includes(`peer=${PEER_IP()}`))).toBe(true);
       // This machine is served without a key.
       expect((await post(`http://127.0.0.1:${server.port}/sensor_data`, READING, null)).status).toBe(201);
     } finally {
