@@ -1,0 +1,18 @@
+// The bounded soak, as CI runs it (SOAK_SECONDS, default 120): boards posting connection-per-request,
+// readers on WebSocket and SSE dropping and resuming at random. Zero 5xx, zero lost, stable memory.
+import { expect, test } from "bun:test";
+import { run } from "../helpers";
+
+const seconds = Number(process.env.SOAK_SECONDS ?? 120);
+
+test(`a ${seconds} s soak loses nothing, answers no 5xx and keeps its memory`, async () => {
+  const result = await run([process.execPath, "test/bench/soak.ts", "--duration", String(seconds)], { HOME: process.env.HOME ?? "/root" }, (seconds + 60) * 1000);
+  console.log(result.stdout.trim());
+  expect(result.stderr).not.toContain("soak failed");
+  expect(result.code).toBe(0);
+  const report = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"), result.stdout.lastIndexOf("}") + 1));
+  expect(report.lost).toBe(0);
+  expect(report.errors5xx).toBe(0);
+  expect(report.readingsAccepted).toBeGreaterThan(seconds * 100);
+  expect(report.reconnects).toBeGreaterThan(0);
+}, (seconds + 90) * 1000);
