@@ -8,6 +8,8 @@ import { READING, spawnServer } from "../helpers";
 async function crashAndCount(env: Record<string, string>, count: number) {
   const server = await spawnServer({ STORAGE: "sqlite", RATE_LIMIT_PER_DEVICE: "0", ...env });
   const acked: { seq: number; at: number }[] = [];
+  // The process is SIGKILLed below; if an assertion fails first, it must not outlive the test.
+  const cleanup = setTimeout(() => server.proc.kill("SIGKILL"), 30_000);
   for (let i = 0; i < count; i++) {
     const response = await fetch(`${server.url}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...READING, flow: i }) });
     expect(response.status).toBe(201);
@@ -16,17 +18,21 @@ async function crashAndCount(env: Record<string, string>, count: number) {
   const killedAt = performance.now();
   server.proc.kill("SIGKILL");
   await server.exited;
+  clearTimeout(cleanup);
 
   const again = await spawnServer({ STORAGE: "sqlite", RATE_LIMIT_PER_DEVICE: "0", ...env });
   const kept = new Set<number>();
-  let cursor = "";
-  for (let page = 0; page < 100; page++) {
-    const body = await (await fetch(`${again.url}/api/devices/default/readings?limit=1000${cursor}`)).json();
-    for (const r of body.readings) kept.add(r.seq);
-    if (!body.next) break;
-    cursor = `&cursor=${body.next}`;
+  try {
+    let cursor = "";
+    for (let page = 0; page < 100; page++) {
+      const body = await (await fetch(`${again.url}/api/devices/default/readings?limit=1000${cursor}`)).json();
+      for (const r of body.readings) kept.add(r.seq);
+      if (!body.next) break;
+      cursor = `&cursor=${body.next}`;
+    }
+  } finally {
+    await again.stop();
   }
-  await again.stop();
   return { acked, kept, killedAt };
 }
 
