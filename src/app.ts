@@ -129,9 +129,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
 
 
 const HOUR = 3_600_000;
-/** Pages load only from this server; inline styles are allowed for the API reference's theme. */
-export const PAGE_CSP =
-  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
 
 export function createApp(config: Config, options: AppOptions = {}) {
   const s = createServices(config, options);
@@ -227,14 +225,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
             exposeHeaders: ["x-next-cursor", "retry-after"],
             credentials: false,
           }) : new Elysia())
-    // nosniff everywhere; the pages a browser renders also get a strict CSP and may not be framed.
-    .onAfterHandle(({ set, path }) => {
-      set.headers["x-content-type-options"] = "nosniff";
-      if (path === "/docs" || path === "/") {
-        set.headers["content-security-policy"] = PAGE_CSP;
-        set.headers["x-frame-options"] = "DENY";
-      }
-    })
     .use(docsRoutes(s.version))
     .use(healthRoutes(s))
     .use(ingestRoutes(s))

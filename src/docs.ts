@@ -2,12 +2,14 @@
 // the executable and served by the server itself instead of a CDN (plants are often offline).
 import { Elysia } from "elysia";
 import { swagger } from "@elysiajs/swagger";
+import { pageHeaders } from "./http";
 import scalarBundle from "../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
 
 const SCRIPT_PATH = "/docs/assets/api-reference.js";
 
 export function docsRoutes(version: string) {
   return new Elysia({ name: "docs" })
+    .onAfterHandle(pageHeaders)
     .get(SCRIPT_PATH, () => new Response(Bun.file(scalarBundle), {
       headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" },
     }), { detail: { hide: true } })

@@ -25,3 +25,16 @@ export function guard(auth: Auth, role: Role) {
 export function json(text: string, status = 200): Response {
   return new Response(text, { status, headers: { "content-type": "application/json" } });
 }
+
+/** Pages load only from this server; inline styles are allowed for the API reference's theme. */
+export const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+} as const;
+
+/** An onAfterHandle hook that gives a browser page its security headers (only pages: not the hot path). */
+export function pageHeaders({ set }: { set: { headers: Record<string, string | number> } }): void {
+  Object.assign(set.headers, PAGE_HEADERS);
+}
