@@ -18,6 +18,7 @@ import { createSqliteStore } from "./store/sqlite";
 import type { Store } from "./store/types";
 import { join } from "node:path";
 import { createCycles, type Cycles } from "./modules/cycles/service";
+import { dashboardRoutes } from "./modules/dashboard";
 import { healthRoutes } from "./modules/health";
 import { historyRoutes } from "./modules/history";
 import { createHistory, type History } from "./modules/history/service";
@@ -226,6 +227,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
             credentials: false,
           }) : new Elysia())
     .use(docsRoutes(s.version))
+    .use(dashboardRoutes())
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
     .use(readingsRoutes(s))

@@ -4,3 +4,12 @@ declare module "*/standalone.js" {
   const path: string;
   export default path;
 }
+
+declare module "*.css" {
+  const path: string;
+  export default path;
+}
+declare module "*.iife.min.js" {
+  const path: string;
+  export default path;
+}

@@ -58,6 +58,8 @@ export function streamRoutes(s: Services) {
     const { frames, gap } = s.streams.replay(since, topics);
     if (gap) raw.send(gap);
     for (const event of frames) raw.send(event.frame);
+    // Tells the client it is caught up: what follows is live.
+    send(raw, { type: "replayed", count: frames.length, seq: s.events.lastSeq() });
   };
 
   return new Elysia({ name: "stream" })

@@ -1,0 +1,28 @@
+// GET / serves the dashboard. Every asset comes from this server (embedded in the executable):
+// the page, its stylesheet, its script (TypeScript, transpiled once at start-up) and uPlot.
+import { Elysia } from "elysia";
+import { readFileSync } from "node:fs";
+import { PAGE } from "./page";
+import stylePath from "./style.css" with { type: "file" };
+// @ts-expect-error -- embedded as a file (its path); the type checker sees app.ts as a browser module.
+import appPath from "./app.ts" with { type: "file" };
+import uplotScript from "../../../node_modules/uplot/dist/uPlot.iife.min.js" with { type: "file" };
+import uplotStyle from "../../../node_modules/uplot/dist/uPlot.min.css" with { type: "file" };
+import { pageHeaders } from "../../http";
+
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+
+export function dashboardRoutes() {
+  // Transpiled once, at start-up: the browser gets plain JavaScript.
+  const script = new Bun.Transpiler({ loader: "ts", target: "browser" }).transformSync(readFileSync(appPath as string, "utf8"));
+  const asset = (body: string | Blob, type: string) => () =>
+    new Response(body, { headers: { "content-type": type, "cache-control": "no-cache" } });
+  return new Elysia({ name: "dashboard" })
+    .onAfterHandle(pageHeaders)
+    .get("/", asset(PAGE, "text/html; charset=utf-8"), { detail: { hide: true } })
+    .get("/dashboard/app.js", asset(script, JS), { detail: { hide: true } })
+    .get("/dashboard/style.css", asset(Bun.file(stylePath), CSS), { detail: { hide: true } })
+    .get("/dashboard/uplot.js", asset(Bun.file(uplotScript), JS), { detail: { hide: true } })
+    .get("/dashboard/uplot.css", asset(Bun.file(uplotStyle), CSS), { detail: { hide: true } });
+}

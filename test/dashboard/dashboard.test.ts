@@ -1,0 +1,140 @@
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core), against the real
+// server: what an operator sees, with every request answered by the server itself.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { READ_KEY, READING, post, start, type Running } from "../helpers";
+
+const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
+let browser: Browser;
+let server: Running;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+  // The real clock: the page shows how old readings are and asks for the last ten minutes.
+  server = await start(
+    { STORAGE: "sqlite", DATA_DIR: mkdtempSync(join(tmpdir(), "sensorflow-dash-")), CIP_GAP_MINUTES: "0.02" },
+    { now: () => Date.now() },
+  );
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function openDashboard(key: string | null = READ_KEY, locale = "en-US"): Promise<{ page: Page; requests: string[] }> {
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  page.on("request", (request) => requests.push(request.url()));
+  await page.goto(server.url);
+  if (key !== null) {
+    await page.fill("#key", key);
+    await page.click("#key-form button[type=submit]");
+  }
+  return { page, requests };
+}
+
+const text = (page: Page, selector: string) => page.locator(selector).first().textContent();
+
+describe("the dashboard", () => {
+  test("asks for the read key once and shows live values and charts that update within a second", async () => {
+    await post(`${server.url}/api/devices/line-1/readings`, READING);
+    const { page, requests } = await openDashboard();
+    await page.waitForSelector("#live:not([hidden]) .uplot", { timeout: 5000 });
+    expect(await text(page, '.card[data-metric="temperature"] .value')).toBe("75.50");
+    const before = await page.locator('[data-chart="temperature"] canvas').screenshot();
+
+    await post(`${server.url}/api/devices/line-1/readings`, { ...READING, temperature: 81.25, flow: 1.75 });
+    await page.waitForFunction(() => document.querySelector('.card[data-metric="temperature"] .value')?.textContent === "81.25", null, { timeout: 1000 });
+    expect(await text(page, '.card[data-metric="flow"] .value')).toBe("1.75");
+    expect(await text(page, "#cycle")).toBe("1");
+    await page.waitForTimeout(100);
+    const after = await page.locator('[data-chart="temperature"] canvas').screenshot();
+    expect(Buffer.compare(before, after)).not.toBe(0); // the chart drew the new point
+    expect(await page.getAttribute("#status", "data-state")).toBe("live");
+
+    // The key is kept: a reload goes straight to the live view.
+    await page.reload();
+    await page.waitForSelector("#live:not([hidden]) .uplot", { timeout: 5000 });
+    const firstChartMs = await page.evaluate(() => performance.now()); // since this navigation started
+    await page.screenshot({ path: join(ARTIFACTS, "live-view.png") });
+
+    const local = requests.every((url) => url.startsWith(server.url) || url.startsWith("data:"));
+    expect(local).toBe(true);
+    const bytes = await page.evaluate(() =>
+      performance.getEntriesByType("resource").reduce((n, e) => n + (e as PerformanceResourceTiming).encodedBodySize, 0) +
+      (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).encodedBodySize,
+    );
+    console.log(`dashboard: ${requests.length} requests in two loads, ${(bytes / 1024).toFixed(1)} KiB for one load, first chart ${firstChartMs.toFixed(0)} ms after navigation`);
+    await page.context().close();
+  });
+
+  test("says plainly when the key is wrong", async () => {
+    const { page } = await openDashboard("not-the-key");
+    await page.waitForSelector("#key-error:has-text('Wrong key')", { timeout: 3000 });
+    expect(await page.isVisible("#live")).toBe(false);
+    await page.context().close();
+  });
+
+  test("shows when the stream is cut, then reconnects and catches up", async () => {
+    const { page } = await openDashboard();
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 5000 });
+    for (const socket of server.services.sockets) socket.close(1012, "test restarts the stream");
+    await page.waitForSelector('#status[data-state="disconnected"]', { timeout: 2000 });
+    // A reading that arrives while it is away is caught up on reconnect.
+    await post(`${server.url}/api/devices/line-1/readings`, { ...READING, temperature: 66.6 });
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('.card[data-metric="temperature"] .value')?.textContent === "66.60", null, { timeout: 3000 });
+    await page.context().close();
+  });
+
+  test("the cycles view lists cycles; a click opens the cycle's chart and its CSV", async () => {
+    await post(`${server.url}/api/devices/line-1/readings`, READING);
+    await Bun.sleep(1500); // longer than CIP_GAP_MINUTES=0.02 (1.2 s): the next reading opens a new cycle
+    await post(`${server.url}/api/devices/line-1/readings`, { ...READING, temperature: 70 });
+    const { page } = await openDashboard();
+    await page.waitForSelector("#live:not([hidden])");
+    await page.click("#tab-cycles");
+    await page.waitForSelector("#cycle-rows tr", { timeout: 3000 });
+    const rows = await page.locator("#cycle-rows tr").count();
+    expect(rows).toBeGreaterThanOrEqual(2);
+    await page.locator("#cycle-rows tr").last().click();
+    await page.waitForSelector("#cycle-detail:not([hidden]) .uplot", { timeout: 3000 });
+    const href = await page.getAttribute("#cycle-csv", "href");
+    const csv = await page.evaluate(async (url) => (await fetch(url!)).text(), href);
+    expect(csv.split("\n")[0]).toBe("timestamp,device,cip_id,seq,temperature,pressure,concentration,flow");
+    await page.context().close();
+  });
+
+  test("speaks Brazilian Portuguese to a pt-BR browser, with a switch back to English", async () => {
+    const { page } = await openDashboard(READ_KEY, "pt-BR");
+    await page.waitForSelector("#live:not([hidden])");
+    expect(await text(page, '.card[data-metric="temperature"] h2')).toBe("Temperatura");
+    expect(await text(page, '.card[data-metric="flow"] h2')).toBe("Vazão");
+    await page.selectOption("#lang", "en");
+    expect(await text(page, '.card[data-metric="flow"] h2')).toBe("Flow");
+    await page.context().close();
+  });
+});
+
+describe("API docs", () => {
+  test("/docs renders with every request answered by the server itself", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const requests: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
+    await page.goto(`${server.url}/docs`);
+    await page.waitForFunction(() => document.body.innerText.includes("/sensor_data"), null, { timeout: 15_000 });
+    const outside = requests.filter((url) => !url.startsWith(server.url) && !url.startsWith("data:") && !url.startsWith("blob:"));
+    expect(outside).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, "docs.png") });
+    await context.close();
+  }, 30_000);
+});
