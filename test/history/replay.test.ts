@@ -46,6 +46,8 @@ for (const [name, storage] of Object.entries(storages)) {
       for (let i = 0; i < 100; i++) replayed.push(await again.next());
       expect(replayed.map((f) => f.seq)).toEqual(missed);
       expect(replayed.every((f) => f.type === "reading" && f.device === "line-1")).toBe(true);
+      // Then the server says it is caught up: what follows is live.
+      expect(await again.next()).toMatchObject({ type: "replayed", count: 100 });
       const [live] = await postMany(server, 1);
       const next = await again.next();
       expect(next.seq).toBe(live!);
