@@ -9,7 +9,11 @@ import { createClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import { ApiError, jsonResponse, validationDetails } from "./errors";
 import { docsRoutes } from "./docs";
-import { createEvents, type Events } from "./events";
+import { TOPIC, createEvents, type Events } from "./events";
+import { createAlarms, type Alarms } from "./modules/alarms/service";
+import { createRecipes, loadRecipesFile, type Recipes } from "./modules/recipes/service";
+import { reportRoutes } from "./modules/reports";
+import { buildReport, collectAlarms, type CycleReport } from "./modules/reports/service";
 import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
@@ -60,6 +64,10 @@ export interface Services {
   metrics: Metrics;
   store: Store;
   history: History;
+  /** Cycle validation: present when RECIPES_FILE is set. */
+  recipes: Recipes | undefined;
+  alarms: Alarms;
+  reports: { build(device: string, cipId: number): CycleReport };
 }
 
 export interface AppOptions {
@@ -69,6 +77,8 @@ export interface AppOptions {
   bus?: Bus;
   /** How often idle cycles are checked for closing (default: a tenth of the gap, at most 10 s). */
   cycleCheckMs?: number;
+  /** Recipes to use instead of RECIPES_FILE (null: none). */
+  recipes?: Recipes | null;
 }
 
 function openStore(config: Config, clock: Clock, log: Logger): Store {
@@ -90,8 +100,40 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   // State survives restarts: seq, each device's latest reading and its cycle.
   const restored = store.restore();
   const events = createEvents(bus, store, restored.seq);
-  const cycles = createCycles({ gapMinutes: config.cipGapMinutes, clock, events });
+  const recipes = options.recipes !== undefined ? options.recipes ?? undefined
+    : config.recipesFile ? createRecipes(loadRecipesFile(config.recipesFile), store.savedRecipes()) : undefined;
+  const alarms = createAlarms({ events, clock, debounceMs: recipes?.debounceMs ?? 10_000 });
+  let reports: Services["reports"];
+  const cycles = createCycles({
+    gapMinutes: config.cipGapMinutes,
+    clock,
+    events,
+    onClosed(device, cycle) {
+      alarms.end(device, "cycle ended", cycle.lastMs);
+      if (!recipes?.recipeOf(device) || !store.history) return;
+      // After the current request: the verdict reads the whole cycle back from the store.
+      setTimeout(() => {
+        try {
+          const report = reports.build(device, cycle.cipId);
+          const seq = events.nextSeq();
+          const body = { device, cip_id: cycle.cipId, verdict: report.verdict, report_number: report.report_number,
+            phases: report.phases.map((p) => ({ name: p.name, verdict: p.verdict })), seq };
+          events.emit([TOPIC.cycles, TOPIC.device(device)], { type: "cycle.verdict", seq, device, ms: clock.now(), json: JSON.stringify(body) });
+        } catch (error) {
+          log.error("cycle verdict failed", { device, cip_id: cycle.cipId, error: String(error) });
+        }
+      }, 0);
+    },
+  });
   const latest = createLatestStore();
+  const history = createHistory({ store, cycles, clock });
+  reports = {
+    build(device, cipId) {
+      const summary = history.cycle(device, cipId);
+      const readings = history.cycleReadings(device, cipId);
+      return buildReport({ device, summary, readings, recipe: recipes?.recipeOf(device), alarms: collectAlarms(store, device, cipId), debounceMs: alarms.debounceMs, clock });
+    },
+  };
   for (const device of restored.devices) {
     cycles.restore(device.device, device.cycle);
     latest.set(device.device, { reading: device.latest, json: device.json });
@@ -104,6 +146,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     streams: () => ({ ws: sockets.size, sse: streams.sseCount() }),
     published: () => bus.published(),
     historyBytes: () => store.size().bytes,
+    alarms: () => ({ raised: alarms.raised(), active: alarms.active().length }),
     version: VERSION,
     commit: COMMIT,
   });
@@ -119,12 +162,15 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     events,
     cycles,
     latest,
-    ingest: createIngest({ clock, cycles, latest, events, metrics, limits: config.limits }),
+    ingest: createIngest({ clock, cycles, latest, events, metrics, limits: config.limits, recipes, alarms }),
     slots,
     streams,
     sockets,
     metrics,
-    history: createHistory({ store, cycles, clock }),
+    history,
+    recipes,
+    alarms,
+    reports,
   };
 }
 
@@ -232,6 +278,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(ingestRoutes(s))
     .use(readingsRoutes(s))
     .use(historyRoutes(s))
+    .use(reportRoutes(s))
     .use(streamRoutes(s))
     .use(metricsRoutes(s));
 

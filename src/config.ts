@@ -33,6 +33,7 @@ export const Config = t.Object({
   tlsKeyFile: t.String(),
   plainPort: t.Union([t.Integer({ minimum: 0, maximum: 65535 }), t.Null()]),
   corsOrigins: t.Array(t.String()),
+  recipesFile: t.String(),
 });
 export type Config = typeof Config.static;
 
@@ -71,6 +72,7 @@ export const VARIABLES = {
   TLS_CERT_FILE: { default: "", help: "PEM certificate: serve HTTPS/WSS on PORT (with TLS_KEY_FILE)" },
   TLS_KEY_FILE: { default: "", help: "PEM private key for TLS_CERT_FILE" },
   PLAIN_PORT: { default: "", help: "with TLS on, also serve plain HTTP on this port for boards that cannot do TLS (empty = none)" },
+  RECIPES_FILE: { default: "", help: "TOML or JSON file of cleaning recipes: turns on phases, live alarms and cycle reports (sensorflow recipes --example)" },
   CORS_ORIGINS: { default: "", help: "comma-separated browser origins allowed to call the API (* = any; empty = same origin only)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
@@ -189,6 +191,7 @@ export function loadConfig(env: Env): Config {
     ...tls(),
     plainPort: raw("PLAIN_PORT") === "" ? null : integer("PLAIN_PORT", 0, 65535),
     corsOrigins: keys("CORS_ORIGINS"),
+    recipesFile: raw("RECIPES_FILE"),
   };
 }
 

@@ -30,6 +30,7 @@ export function docsRoutes(version: string) {
             { name: "ingest", description: "Readings from sensor boards" },
             { name: "readings", description: "Latest values per device" },
             { name: "history", description: "Readings over time and cleaning cycles" },
+            { name: "validation", description: "Recipes, alarms and cycle reports (with RECIPES_FILE)" },
             { name: "stream", description: "Live WebSocket topics and Server-Sent Events" },
             { name: "health", description: "Service health" },
           ],

@@ -8,6 +8,7 @@ export interface MetricSources {
   streams(): { ws: number; sse: number };
   published(): number;
   historyBytes(): number;
+  alarms(): { raised: number; active: number };
   version: string;
   commit: string;
 }
@@ -102,6 +103,25 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers,
     collect() {
       this.set(sources.historyBytes());
+    },
+  });
+  let raisedSeen = 0;
+  new Counter({
+    name: "sensorflow_alarms_raised_total",
+    help: "Alarms raised (a metric out of its phase's limits for longer than the debounce)",
+    registers,
+    collect() {
+      const now = sources.alarms().raised;
+      this.inc(now - raisedSeen);
+      raisedSeen = now;
+    },
+  });
+  new Gauge({
+    name: "sensorflow_alarms_active",
+    help: "Alarms raised and not yet cleared",
+    registers,
+    collect() {
+      this.set(sources.alarms().active);
     },
   });
   const started = Date.now() / 1000;

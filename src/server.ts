@@ -1,12 +1,21 @@
 // `sensorflow serve`: listen, say how the server is reachable, and stop cleanly on SIGINT/SIGTERM.
 import { createApp } from "./app";
-import type { Config } from "./config";
+import { ConfigError, type Config } from "./config";
 import { COMMIT } from "./build-info";
 
 const AUTH_MODE = { key: "key required", open: "OPEN to anyone", loopback: "this machine only" } as const;
 
 export function serve(config: Config): Promise<number> {
-  const { app, services, shutdown } = createApp(config);
+  let created: ReturnType<typeof createApp>;
+  try {
+    created = createApp(config);
+  } catch (error) {
+    // A recipes file with a mistake stops start-up with one sentence naming it.
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`sensorflow: ${error.message}\n`);
+    return Promise.resolve(2);
+  }
+  const { app, services, shutdown } = created;
   const { log, auth } = services;
   // Signal handlers go in before the port opens, so a stop that follows the start-up line is clean.
   const { promise: stopped, resolve } = Promise.withResolvers<number>();

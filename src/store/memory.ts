@@ -38,6 +38,17 @@ export function createMemoryStore(replayMax: number): Store {
     buckets: () => [],
     cycles: () => [],
     cycle: () => undefined,
+    events(device, typePrefix, fromMs, toMs, limit) {
+      const out: string[] = [];
+      for (const event of ring) {
+        if (!event || event.device !== device || !event.type.startsWith(typePrefix)) continue;
+        if ((fromMs !== undefined && event.ms < fromMs) || (toMs !== undefined && event.ms >= toMs)) continue;
+        out.push(event.frame);
+      }
+      return out.sort((a, b) => Number(a.match(/"seq":(\d+)/)?.[1]) - Number(b.match(/"seq":(\d+)/)?.[1])).slice(0, limit);
+    },
+    saveRecipe() {},
+    savedRecipes: () => ({}),
     prune: async () => 0,
     size: () => ({ bytes: 0, oldestMs: null }),
     close() {},

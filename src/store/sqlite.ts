@@ -45,9 +45,37 @@ CREATE TABLE IF NOT EXISTS cycles (
 );
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, latest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS device_recipes (device TEXT PRIMARY KEY, recipe TEXT);
 `;
 
-const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq";
+/** Columns added after the first release; added in place to an older database. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ["readings", "phase", "TEXT"],
+  ["readings", "phase_source", "TEXT"],
+];
+
+const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq, phase, phase_source";
+
+type ReadingRow = Omit<StoredReading, "phase" | "phase_source"> & { phase: string | null; phase_source: "sent" | "inferred" | null };
+
+/** A row as the stored reading it was: the phase fields only where a recipe gave them. */
+export function readingOf(row: ReadingRow): StoredReading {
+  const reading: StoredReading = {
+    temperature: row.temperature,
+    pressure: row.pressure,
+    concentration: row.concentration,
+    flow: row.flow,
+    timestamp: row.timestamp,
+    cip_id: row.cip_id,
+    device: row.device,
+    seq: row.seq,
+  };
+  if (row.phase_source !== null) {
+    reading.phase = row.phase;
+    reading.phase_source = row.phase_source;
+  }
+  return reading;
+}
 
 type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null };
 type StatsRow = Record<`${"min" | "avg" | "max"}_${Metric}`, number | null> & { count: number };
@@ -77,9 +105,13 @@ export function createSqliteStore(options: SqliteOptions): Store {
   const db = new Database(options.path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const columns = db.query(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 
   const insertReading = db.query(
-    "INSERT INTO readings (seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO readings (seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp, phase, phase_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const insertEvent = db.query("INSERT INTO events (seq, ts_ms, type, device, frame) VALUES (?, ?, ?, ?, ?)");
   const upsertDevice = db.query("INSERT INTO devices (device, latest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET latest = excluded.latest");
@@ -100,7 +132,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       // A reading is one row in `readings` (its frame is rebuilt for replay); other events keep their frame.
       const r = event.reading;
       if (r) {
-        insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp);
+        insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp, r.phase ?? null, r.phase_source ?? null);
         latest.set(r.device, event.json);
       } else insertEvent.run(event.seq, event.ms, event.type, event.device, event.frame);
       if (event.cycle) {
@@ -230,25 +262,16 @@ export function createSqliteStore(options: SqliteOptions): Store {
         params.push(seq, ...(devices.length > 0 ? devices : []));
       }
       if (eventWhere.length > 0) {
-        parts.push(`SELECT seq, type, frame, NULL, NULL, NULL, NULL, NULL, NULL, device FROM events WHERE seq > ? AND (${eventWhere.join(" OR ")})`);
+        parts.push(`SELECT seq, type, frame, NULL, NULL, NULL, NULL, NULL, NULL, device, NULL, NULL FROM events WHERE seq > ? AND (${eventWhere.join(" OR ")})`);
         params.push(seq, ...devices);
       }
       if (parts.length === 0) return { events: [], oldest };
-      type Row = StoredReading & { type: string; frame: string | null };
+      type Row = ReadingRow & { type: string; frame: string | null };
       const rows = cached(`${parts.join(" UNION ALL ")} ORDER BY seq LIMIT ?`).all(...params, limit) as Row[];
       const events = rows.map((row) => {
         if (row.frame !== null) return { seq: row.seq, type: row.type, frame: row.frame };
         // The same text the live frame had: the stored-reading fields in order, then the type.
-        const reading: StoredReading = {
-          temperature: row.temperature,
-          pressure: row.pressure,
-          concentration: row.concentration,
-          flow: row.flow,
-          timestamp: row.timestamp,
-          cip_id: row.cip_id,
-          device: row.device,
-          seq: row.seq,
-        };
+        const reading = readingOf(row);
         return { seq: row.seq, type: "reading", frame: `${JSON.stringify(reading).slice(0, -1)},"type":"reading"}` };
       });
       return { events, oldest };
@@ -256,10 +279,11 @@ export function createSqliteStore(options: SqliteOptions): Store {
     readings(q) {
       flush();
       const { sql, params } = where(q, q.order);
-      return cached(`SELECT ${READING_COLUMNS} FROM readings WHERE ${sql} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"} LIMIT ?`).all(
+      const rows = cached(`SELECT ${READING_COLUMNS} FROM readings WHERE ${sql} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"} LIMIT ?`).all(
         ...params,
         q.limit,
-      ) as StoredReading[];
+      ) as ReadingRow[];
+      return rows.map(readingOf);
     },
     buckets(q, bucketMs, limit): Bucket[] {
       flush();
@@ -278,6 +302,20 @@ export function createSqliteStore(options: SqliteOptions): Store {
       flush();
       const row = cached("SELECT * FROM cycles WHERE device = ? AND cip_id = ?").get(device, cipId) as CycleRow | null;
       return row ? summaryOf(row) : undefined;
+    },
+    events(device, typePrefix, fromMs, toMs, limit) {
+      flush();
+      const rows = cached(
+        "SELECT frame FROM events WHERE device = ? AND type LIKE ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq LIMIT ?",
+      ).all(device, `${typePrefix}%`, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER, limit) as { frame: string }[];
+      return rows.map((r) => r.frame);
+    },
+    saveRecipe(device, recipe) {
+      cached("INSERT INTO device_recipes (device, recipe) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET recipe = excluded.recipe").run(device, recipe);
+    },
+    savedRecipes() {
+      const rows = cached("SELECT device, recipe FROM device_recipes").all() as { device: string; recipe: string | null }[];
+      return Object.fromEntries(rows.map((r) => [r.device, r.recipe]));
     },
     async prune(beforeMs) {
       let removed = 0;

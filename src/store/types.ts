@@ -64,6 +64,11 @@ export interface Store extends Recorder {
   /** Closed and open cycles as last written, newest first. */
   cycles(device: string, limit: number): CycleSummary[];
   cycle(device: string, cipId: number): CycleSummary | undefined;
+  /** Frames of a device's published events whose type starts with `typePrefix` (e.g. "alarm."), oldest first. */
+  events(device: string, typePrefix: string, fromMs: number | undefined, toMs: number | undefined, limit: number): string[];
+  /** Recipe assignments made at run time (PUT /api/devices/:device), kept across restarts. */
+  saveRecipe(device: string, recipe: string | null): void;
+  savedRecipes(): Record<string, string | null>;
   /** Deletes history older than `beforeMs` a chunk at a time; resolves to the rows removed. */
   prune(beforeMs: number): Promise<number>;
   size(): HistorySize;

@@ -44,7 +44,13 @@ export function finishStats(stats: RunningStats, count: number): MetricStats {
   return { min: stats.min, avg: Math.round((stats.sum / count) * 1e6) / 1e6, max: stats.max };
 }
 
-export function createCycles(deps: { gapMinutes: number; clock: Clock; events: Events }): Cycles {
+export function createCycles(deps: {
+  gapMinutes: number;
+  clock: Clock;
+  events: Events;
+  /** Called after a cycle's closing is published (the verdict follows it). */
+  onClosed?: (device: string, cycle: CycleState) => void;
+}): Cycles {
   const { clock, events } = deps;
   const gapMs = deps.gapMinutes * 60_000;
   const state = new Map<string, CycleState>();

@@ -2,6 +2,8 @@
 // published before the 201 leaves and no await separates receiving it from publishing it.
 import type { Clock } from "../../clock";
 import type { Metrics } from "../../metrics";
+import type { Alarms } from "../alarms/service";
+import type { Recipes } from "../recipes/service";
 import { TOPIC, type Events } from "../../events";
 import type { Cycles } from "../cycles/service";
 import { METRICS, type Metric } from "../cycles/model";
@@ -42,8 +44,11 @@ export function createIngest(deps: {
   events: Events;
   metrics: Pick<Metrics, "accepted">;
   limits: Limits;
+  recipes?: Recipes;
+  alarms?: Alarms;
 }): Ingest {
-  const { clock, cycles, latest, events, metrics, limits } = deps;
+  const { clock, cycles, latest, events, metrics, limits, recipes, alarms } = deps;
+  const lastCycle = new Map<string, number>();
   const ranged = Object.keys(limits).length > 0;
   const topicsOf = new Map<string, readonly string[]>();
 
@@ -68,11 +73,25 @@ export function createIngest(deps: {
           device,
           seq,
         };
+        // With a recipe, each reading carries its phase, and the phase's limits are watched.
+        const recipe = recipes?.recipeOf(device);
+        const phase = recipe ? recipes!.phaseOf(device, cip_id, input) : undefined;
+        if (phase) {
+          reading.phase = phase.name;
+          reading.phase_source = phase.source;
+        }
         const json = JSON.stringify(reading);
         latest.set(device, { reading, json });
         // The cycle rides along so the store keeps its counters with the reading.
         events.emit(topics, { type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
         out.push(json);
+        if (alarms && recipe && phase) {
+          if (lastCycle.get(device) !== cip_id) {
+            alarms.end(device, "cycle ended", ms);
+            lastCycle.set(device, cip_id);
+          }
+          alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
+        }
       }
       metrics.accepted(out.length);
       return out;

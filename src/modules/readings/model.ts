@@ -10,6 +10,7 @@ export const ReadingInput = t.Object(
     pressure: metric("bar", 2.3),
     concentration: metric("% chemical", 0.8),
     flow: metric("flow rate, e.g. m³/h", 1.2),
+    phase: t.Optional(t.String({ minLength: 1, maxLength: 64, description: "cleaning phase, when the board or PLC knows it (else inferred from the recipe)" })),
   },
   { description: "One reading from a board (other fields are ignored)", additionalProperties: true },
 );
@@ -26,6 +27,8 @@ export const StoredReading = t.Object(
     cip_id: t.Integer({ description: "cleaning cycle number of this device", minimum: 1 }),
     device: t.String({ examples: ["default"] }),
     seq: t.Integer({ description: "event sequence number; only grows", minimum: 1 }),
+    phase: t.Optional(t.Union([t.String(), t.Null()], { description: "with a recipe: the cleaning phase (null between phases)" })),
+    phase_source: t.Optional(t.Union([t.Literal("sent"), t.Literal("inferred")])),
   },
   { description: "A reading as stored and published" },
 );
