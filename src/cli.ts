@@ -6,6 +6,10 @@ import { parse as parseDotenv } from "dotenv";
 import { COMMIT, VERSION } from "./build-info";
 import { ConfigError, VARIABLES, loadConfig, type Config, type Env } from "./config";
 import { serve } from "./server";
+import { parse as parseToml } from "smol-toml";
+import { EXAMPLE_RECIPES } from "./modules/recipes/example";
+import { checkRecipes, loadRecipesFile } from "./modules/recipes/service";
+import { simulate, type Fault } from "./simulate";
 
 const FLAGS = {
   port: { variable: "PORT", help: "TCP port" },
@@ -20,6 +24,11 @@ export function usage(): string {
     "Usage:",
     "  sensorflow [serve] [flags]   run the server (the default command)",
     "  sensorflow healthcheck       exit 0 if the server on --host/--port answers healthy, else 1",
+    "  sensorflow recipes --example print a commented example recipes file (typical dairy values)",
+    "  sensorflow simulate          play boards through a cleaning cycle against a server:",
+    "      --url <url> (http://127.0.0.1:8000)  --device <id> (line-1)  --boards <n> (1)",
+    "      --speed <x> (60: a minute a second)  --fault none|dip|short-dip|caution|nan (on the last board)",
+    "      --key <ingest key> (API_KEY)  --recipe <name>  --send-phase (boards that know their phase)",
     "",
     "Flags (a flag wins over the environment, the environment over the .env file):",
     ...Object.entries(FLAGS).map(([flag, f]) => `  --${(flag + " <value>").padEnd(20)} ${f.help} (same as ${f.variable})`),
@@ -66,6 +75,45 @@ async function healthcheck(config: Config): Promise<number> {
   }
 }
 
+async function runSimulation(values: Record<string, string | boolean | undefined>, config: Config): Promise<number> {
+  const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const file = config.recipesFile ? loadRecipesFile(config.recipesFile) : checkRecipes(parseToml(EXAMPLE_RECIPES), "the example recipes");
+  const name = str("recipe") ?? Object.keys(file.recipes)[0]!;
+  const recipe = file.recipes[name];
+  if (!recipe) {
+    process.stderr.write(`sensorflow: no recipe "${name}" (known: ${Object.keys(file.recipes).join(", ")}).\n`);
+    return 2;
+  }
+  const url = new URL(str("url") ?? `http://127.0.0.1:${config.port}`);
+  const boards = Math.max(1, Number(str("boards") ?? 1));
+  const speed = Number(str("speed") ?? 60);
+  const fault = (str("fault") ?? "none") as Fault;
+  if (!["none", "dip", "short-dip", "caution", "nan"].includes(fault) || !(speed > 0)) {
+    process.stderr.write("sensorflow: --fault is none, dip, short-dip, caution or nan; --speed is a number above 0.\n");
+    return 2;
+  }
+  const base = str("device") ?? "line-1";
+  const devices = boards === 1 ? [base] : Array.from({ length: boards }, (_, i) => `${base.replace(/-\d+$/, "")}-${i + 1}`);
+  process.stdout.write(`simulating recipe "${name}" on ${devices.join(", ")} against ${url.origin} at ${speed}x${fault !== "none" ? `, fault "${fault}" on ${devices.at(-1)}` : ""}\n`);
+  const results = await Promise.all(
+    devices.map((device, i) =>
+      simulate({
+        host: url.hostname,
+        port: Number(url.port || 80),
+        device,
+        key: str("key") ?? config.apiKeys[0],
+        recipe,
+        speed,
+        fault: i === devices.length - 1 ? fault : "none",
+        sendPhase: values["send-phase"] === true,
+        log: (line) => process.stdout.write(line + "\n"),
+      }),
+    ),
+  );
+  results.forEach((r, i) => process.stdout.write(`${devices[i]}: ${r.sent} readings, answers ${JSON.stringify(r.statuses)}\n`));
+  return results.every((r) => Object.keys(r.statuses).every((s) => s === "201" || s === "400")) ? 0 : 1;
+}
+
 /** Runs the command line; resolves to the exit code (the server's `serve` resolves only on shutdown). */
 export async function main(argv: string[], env: Env): Promise<number> {
   let parsed;
@@ -77,6 +125,15 @@ export async function main(argv: string[], env: Env): Promise<number> {
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
         "env-file": { type: "string" },
+        example: { type: "boolean" },
+        url: { type: "string" },
+        device: { type: "string" },
+        boards: { type: "string" },
+        speed: { type: "string" },
+        fault: { type: "string" },
+        key: { type: "string" },
+        recipe: { type: "string" },
+        "send-phase": { type: "boolean" },
         ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: "string" as const }])),
       },
     });
@@ -94,7 +151,15 @@ export async function main(argv: string[], env: Env): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "serve";
-  if (!["serve", "healthcheck"].includes(command) || positionals.length > 1) {
+  if (command === "recipes") {
+    if (!values.example) {
+      process.stderr.write("sensorflow: use `sensorflow recipes --example > recipes.toml`.\n");
+      return 2;
+    }
+    process.stdout.write(EXAMPLE_RECIPES);
+    return 0;
+  }
+  if (!["serve", "healthcheck", "simulate"].includes(command) || positionals.length > 1) {
     process.stderr.write(`sensorflow: unknown command "${positionals.join(" ")}". See sensorflow --help.\n`);
     return 2;
   }
@@ -106,5 +171,6 @@ export async function main(argv: string[], env: Env): Promise<number> {
     process.stderr.write(`sensorflow: ${error.message}\n`);
     return 2;
   }
+  if (command === "simulate") return runSimulation(values, config);
   return command === "healthcheck" ? healthcheck(config) : serve(config);
 }

@@ -84,6 +84,7 @@ export function createCycles(deps: {
     cycle.closed = true;
     const body: CycleClosed = { ...summary(device, cycle), seq: events.nextSeq() };
     events.emit(topics(device), { type: "cycle.closed", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId: cycle.cipId, state: cycle, summary: body } });
+    deps.onClosed?.(device, cycle);
   };
 
   return {

@@ -84,7 +84,8 @@ export function buildReport(input: {
     const outMs: Record<Metric, number> = { temperature: 0, pressure: 0, concentration: 0, flow: 0 };
     const longestOutMs: Record<Metric, number> = { temperature: 0, pressure: 0, concentration: 0, flow: 0 };
     const runOutMs: Record<Metric, number> = { temperature: 0, pressure: 0, concentration: 0, flow: 0 };
-    const cautioned: Record<Metric, boolean> = { temperature: false, pressure: false, concentration: false, flow: false };
+    const runCautionMs: Record<Metric, number> = { temperature: 0, pressure: 0, concentration: 0, flow: 0 };
+    const longestCautionMs: Record<Metric, number> = { temperature: 0, pressure: 0, concentration: 0, flow: 0 };
     for (let k = 0; k < idx.length; k++) {
       const i = idx[k]!;
       const r = readings[i]!;
@@ -100,10 +101,11 @@ export function buildReport(input: {
           outMs[metric] += step;
           runOutMs[metric] += step;
           longestOutMs[metric] = Math.max(longestOutMs[metric], runOutMs[metric]);
-        } else {
-          runOutMs[metric] = 0;
-          if (outside(r[metric], limit.caution)) cautioned[metric] = true;
-        }
+        } else runOutMs[metric] = 0;
+        if (outside(r[metric], limit.caution ?? limit)) {
+          runCautionMs[metric] += step;
+          longestCautionMs[metric] = Math.max(longestCautionMs[metric], runCautionMs[metric]);
+        } else runCautionMs[metric] = 0;
       }
       if (allWithin) withinMs += step;
     }
@@ -114,12 +116,13 @@ export function buildReport(input: {
       const raised = alarms.some((a) => a.phase === spec.name && a.metric === metric);
       let verdict: Verdict | "n/a" = "n/a";
       if (limit) {
-        // FAIL: out of limits longer than the debounce (an alarm); CAUTION: outside the caution band,
-        // or out of limits only briefly.
+        // FAIL: out of limits for longer than the debounce (what raises an alarm). CAUTION: outside
+        // the caution band for longer than the debounce. Shorter excursions (a heating ramp, a
+        // one-second dip) do not count against the verdict; their seconds are reported.
         if (raised || longestOutMs[metric] >= debounceMs) verdict = "FAIL";
-        else if (cautioned[metric] || outMs[metric] > 0) verdict = "CAUTION";
+        else if (longestCautionMs[metric] >= debounceMs) verdict = "CAUTION";
         else verdict = "PASS";
-        if (verdict !== "PASS") reasons.push(`${metric}: ${verdict === "FAIL" ? "out of limits" : "outside the caution band or briefly out of limits"}`);
+        if (verdict !== "PASS") reasons.push(`${metric}: ${verdict === "FAIL" ? "out of limits longer than the debounce" : "outside the caution band"}`);
       }
       metrics[metric] = {
         min: values.length ? Math.min(...values) : null,
