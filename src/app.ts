@@ -118,7 +118,14 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
           const seq = events.nextSeq();
           const body = { device, cip_id: cycle.cipId, verdict: report.verdict, report_number: report.report_number,
             phases: report.phases.map((p) => ({ name: p.name, verdict: p.verdict })), seq };
-          events.emit([TOPIC.cycles, TOPIC.device(device)], { type: "cycle.verdict", seq, device, ms: clock.now(), json: JSON.stringify(body) });
+          events.emit([TOPIC.cycles, TOPIC.device(device)], {
+            type: "cycle.verdict",
+            seq,
+            device,
+            ms: clock.now(),
+            json: JSON.stringify(body),
+            verdict: { cipId: cycle.cipId, verdict: report.verdict },
+          });
         } catch (error) {
           log.error("cycle verdict failed", { device, cip_id: cycle.cipId, error: String(error) });
         }

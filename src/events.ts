@@ -30,6 +30,8 @@ export interface Emitted {
   json: string;
   reading?: StoredReading;
   cycle?: { cipId: number; state: CycleState; summary?: CycleClosed };
+  /** A closed cycle's verdict, kept with the cycle. */
+  verdict?: { cipId: number; verdict: string };
 }
 
 /** A published event as kept for replay and history. */

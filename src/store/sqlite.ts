@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS device_recipes (device TEXT PRIMARY KEY, recipe TEXT)
 const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["readings", "phase", "TEXT"],
   ["readings", "phase_source", "TEXT"],
+  ["cycles", "verdict", "TEXT"],
 ];
 
 const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq, phase, phase_source";
@@ -77,7 +78,7 @@ export function readingOf(row: ReadingRow): StoredReading {
   return reading;
 }
 
-type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null };
+type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null; verdict: string | null };
 type StatsRow = Record<`${"min" | "avg" | "max"}_${Metric}`, number | null> & { count: number };
 
 const statsColumns = METRICS.map((m) => `MIN(${m}) AS min_${m}, AVG(${m}) AS avg_${m}, MAX(${m}) AS max_${m}`).join(", ");
@@ -120,6 +121,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
      ON CONFLICT (device, cip_id) DO UPDATE SET last_ms = excluded.last_ms, readings = excluded.readings,
        closed = excluded.closed, summary = COALESCE(excluded.summary, cycles.summary)`,
   );
+  const setVerdict = db.query("UPDATE cycles SET verdict = ? WHERE device = ? AND cip_id = ?");
   const setSeq = db.query("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)");
 
   let queue: Recorded[] = [];
@@ -145,6 +147,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
     for (const { device, state, summary } of cycles.values()) {
       upsertCycle.run(device, state.cipId, state.startedMs, state.lastMs, state.readings, state.closed ? 1 : 0, summary ?? null);
     }
+    for (const event of batch) if (event.verdict) setVerdict.run(event.verdict.verdict, event.device, event.verdict.cipId);
     setSeq.run(batch[batch.length - 1]!.seq);
   });
 
@@ -169,7 +172,10 @@ export function createSqliteStore(options: SqliteOptions): Store {
     db.query(`SELECT COUNT(*) AS count, ${statsColumns} FROM readings WHERE device = ? AND cip_id = ?`).get(device, cipId) as StatsRow;
 
   const summaryOf = (row: CycleRow): CycleSummary => {
-    if (row.closed && row.summary) return JSON.parse(row.summary) as CycleSummary;
+    if (row.closed && row.summary) {
+      const summary = JSON.parse(row.summary) as CycleSummary;
+      return row.verdict ? { ...summary, verdict: row.verdict as CycleSummary["verdict"] } : summary;
+    }
     const s = statsOf(stats(row.device, row.cip_id));
     return {
       device: row.device,

@@ -138,3 +138,56 @@ describe("API docs", () => {
     await context.close();
   }, 30_000);
 });
+
+describe("the dashboard with cycle validation", () => {
+  test("shows active alarms on the live view and each closed cycle's verdict", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { EXAMPLE_RECIPES } = await import("../../src/modules/recipes/example");
+    const { parse } = await import("smol-toml");
+    const { simulate } = await import("../../src/simulate");
+    const dir = mkdtempSync(join(tmpdir(), "sensorflow-dash-recipes-"));
+    writeFileSync(join(dir, "recipes.toml"), EXAMPLE_RECIPES);
+    const s = await start({ STORAGE: "sqlite", DATA_DIR: dir, RECIPES_FILE: join(dir, "recipes.toml") }, { cycleCheckMs: 20 });
+    try {
+      const recipe = (parse(EXAMPLE_RECIPES) as unknown as { recipes: Record<string, import("../../src/modules/recipes/model").Recipe> }).recipes["dairy-5-step"]!;
+      // Play until the caustic dip raises its alarm, pause the boards there, and look.
+      const alarmed = Promise.withResolvers<void>();
+      const resume = Promise.withResolvers<void>();
+      let paused = false;
+      const run = simulate({
+        host: "127.0.0.1", port: s.port, device: "line-1", key: "board-key-1", recipe, speed: 1, fault: "dip",
+        tick: async (ms) => {
+          s.advance(ms);
+          if (!paused && s.services.alarms.active("line-1").length > 0) {
+            paused = true;
+            alarmed.resolve();
+            await resume.promise;
+          }
+        },
+      });
+      await alarmed.promise;
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      await page.goto(s.url);
+      await page.fill("#key", READ_KEY);
+      await page.click("#key-form button[type=submit]");
+      await page.waitForSelector("#alarms:not([hidden])", { timeout: 5000 }).catch(async (error) => {
+        await page.screenshot({ path: join(ARTIFACTS, "live-alarm-failed.png") });
+        throw new Error(`${error}; page errors: ${pageErrors.join(" | ")}; active: ${JSON.stringify(s.services.alarms.active())}`);
+      });
+      expect(await page.textContent("#alarms")).toContain("ALARM: Temperature 65 below 70 (in caustic)");
+      await page.screenshot({ path: join(ARTIFACTS, "live-alarm.png") });
+      resume.resolve();
+      await run;
+      s.advance(11 * 60_000);
+      for (let i = 0; i < 200 && !(await (await fetch(`${s.url}/api/devices/line-1/cycles/1`, { headers: { "x-api-key": READ_KEY } })).json()).verdict; i++) await Bun.sleep(20);
+      await page.click("#tab-cycles");
+      await page.waitForSelector("#cycle-rows .verdict.FAIL", { timeout: 5000 });
+      await context.close();
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+});

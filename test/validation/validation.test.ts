@@ -197,3 +197,33 @@ describe("recipes", () => {
     expect(r.verdict).toBe("PASS");
   });
 });
+
+describe("the printable report", () => {
+  test("renders in headless Chromium, prints to PDF, and the PDF's page is not blank", async () => {
+    const s = await startWithRecipes({ API_KEY_WS: "", ALLOW_UNAUTHENTICATED: "false" });
+    await playCycle(s, "dip");
+    await report(s);
+    const dir = mkdtempSync(join(tmpdir(), "sensorflow-pdf-"));
+    const html = await fetch(`${s.url}/api/devices/line-1/cycles/1/report?format=html`);
+    expect(html.headers.get("content-type")).toContain("text/html");
+    expect(html.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const page = await html.text();
+    expect(page).toContain("line-1-000001");
+    expect(page).toContain("FAIL");
+    const pdf = join(dir, "report.pdf");
+    const printed = await run(
+      ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", `--user-data-dir=${join(dir, "profile")}`, `--print-to-pdf=${pdf}`, "--no-pdf-header-footer",
+        `${s.url}/api/devices/line-1/cycles/1/report?format=html`],
+      { HOME: dir },
+      60_000,
+    );
+    expect(printed.code).toBe(0);
+    const png = join(dir, "page");
+    expect((await run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", pdf, png])).code).toBe(0);
+    const image = await Bun.file(`${png}-1.png`).bytes();
+    // Not blank: a page of text and tables compresses far worse than an empty white page.
+    expect(image.byteLength).toBeGreaterThan(15_000);
+    await Bun.write(join(new URL("../artifacts/", import.meta.url).pathname, "cycle-report.png"), image);
+  }, 90_000);
+});

@@ -24,6 +24,7 @@ export const CycleSummary = t.Object({
   pressure: MetricStats,
   concentration: MetricStats,
   flow: MetricStats,
+  verdict: t.Optional(t.Union([t.Literal("PASS"), t.Literal("CAUTION"), t.Literal("FAIL")], { description: "with a recipe: the closed cycle's verdict" })),
 });
 export type CycleSummary = typeof CycleSummary.static;
 export const CycleList = t.Object({ cycles: t.Array(CycleSummary) });

@@ -7,6 +7,7 @@ declare const uPlot: typeof uPlotType;
 type Metric = "temperature" | "pressure" | "concentration" | "flow";
 const METRICS: Metric[] = ["temperature", "pressure", "concentration", "flow"];
 interface Reading extends Record<Metric, number> {
+  phase?: string | null;
   timestamp: string;
   cip_id: number;
   device: string;
@@ -18,6 +19,7 @@ interface Stats {
   max: number | null;
 }
 interface Cycle extends Record<Metric, Stats> {
+  verdict?: "PASS" | "CAUTION" | "FAIL";
   cip_id: number;
   open: boolean;
   started_at: string;
@@ -35,7 +37,7 @@ const TEXT = {
   en: {
     live: "Live", cycles: "Cycles", changeKey: "Change key", keyPrompt: "Read key (API_KEY_WS)", connect: "Connect",
     temperature: "Temperature", pressure: "Pressure", concentration: "Concentration", flow: "Flow",
-    cycle: "Cycle", running: "running for", lastReading: "last reading", started: "Started", duration: "Duration",
+    phase: "phase", cycle: "Cycle", verdict: "Verdict", alarm: "ALARM", below: "below", above: "above", inPhase: "in", running: "running for", lastReading: "last reading", started: "Started", duration: "Duration",
     readingsCount: "Readings", downloadCsv: "Download CSV", ago: "ago", open: "open",
     wrongKey: "Wrong key: the server did not accept it. Check API_KEY_WS.",
     refused: "This server only answers its own machine until a key is set (API_KEY_WS).",
@@ -45,7 +47,7 @@ const TEXT = {
   "pt-BR": {
     live: "Ao vivo", cycles: "Ciclos", changeKey: "Trocar chave", keyPrompt: "Chave de leitura (API_KEY_WS)", connect: "Conectar",
     temperature: "Temperatura", pressure: "Pressão", concentration: "Concentração", flow: "Vazão",
-    cycle: "Ciclo", running: "em andamento há", lastReading: "última leitura", started: "Início", duration: "Duração",
+    phase: "fase", cycle: "Ciclo", verdict: "Resultado", alarm: "ALARME", below: "abaixo de", above: "acima de", inPhase: "em", running: "em andamento há", lastReading: "última leitura", started: "Início", duration: "Duração",
     readingsCount: "Leituras", downloadCsv: "Baixar CSV", ago: "atrás", open: "aberto",
     wrongKey: "Chave incorreta: o servidor não a aceitou. Verifique API_KEY_WS.",
     refused: "Este servidor só responde à própria máquina até que uma chave seja definida (API_KEY_WS).",
@@ -71,6 +73,22 @@ let socket: WebSocket | undefined;
 let retry = 0;
 const series: Record<Metric, [number[], number[]]> = { temperature: [[], []], pressure: [[], []], concentration: [[], []], flow: [[], []] };
 const charts: Partial<Record<Metric, uPlotType>> = {};
+interface AlarmFrame {
+  metric: Metric;
+  phase: string;
+  min: number | null;
+  max: number | null;
+  value: number;
+}
+let activeAlarms: AlarmFrame[] = [];
+
+function renderAlarms() {
+  const box = $("alarms");
+  box.hidden = activeAlarms.length === 0;
+  box.textContent = activeAlarms
+    .map((a) => `${t("alarm")}: ${t(a.metric)} ${a.value} ${a.min !== null && a.value < a.min ? `${t("below")} ${a.min}` : `${t("above")} ${a.max}`} (${t("inPhase")} ${a.phase})`)
+    .join(" · ");
+}
 
 function translate() {
   document.documentElement.lang = lang;
@@ -158,6 +176,8 @@ function renderLatest() {
     if (value) value.textContent = latest[metric].toFixed(2);
   }
   $("cycle").textContent = String(latest.cip_id);
+  $("phase").textContent = latest.phase ?? "–";
+  $("phase-label").hidden = latest.phase === undefined;
   const now = Date.now();
   $("running").textContent = duration((now - cycleStarted) / 1000);
   $("age").textContent = `${duration((now - Date.parse(latest.timestamp)) / 1000)} ${t("ago")}`;
@@ -181,7 +201,14 @@ function follow() {
       setStatus("live");
     } else if (frame.type === "reading") {
       addReading(frame as Reading);
-    } else if (frame.type === "cycle.opened" || frame.type === "cycle.closed") {
+    } else if (frame.type === "alarm.raised") {
+      activeAlarms.push(frame as unknown as AlarmFrame);
+      renderAlarms();
+    } else if (frame.type === "alarm.cleared") {
+      const cleared = frame as unknown as AlarmFrame;
+      activeAlarms = activeAlarms.filter((a) => !(a.metric === cleared.metric && a.phase === cleared.phase));
+      renderAlarms();
+    } else if (frame.type === "cycle.opened" || frame.type === "cycle.closed" || frame.type === "cycle.verdict") {
       if (!$("cycles").hidden) void loadCycles();
     }
   };
@@ -201,7 +228,8 @@ async function loadHistory() {
   const from = Date.now() - WINDOW_S * 1000;
   const history = await api<{ readings: Reading[] }>(`/api/devices/${encodeURIComponent(device)}/readings?from=${from}&limit=10000`);
   if (history.status === 200) for (const r of history.body.readings) addReading(r);
-  else {
+  // Nothing in the last ten minutes (or no history kept): still show the latest values.
+  if (!latest) {
     const one = await api<Reading>(`/api/devices/${encodeURIComponent(device)}/latest`);
     if (one.status === 200) addReading(one.body);
   }
@@ -216,11 +244,19 @@ async function loadCycles() {
   for (const c of body.cycles) {
     const tr = document.createElement("tr");
     tr.dataset.cycle = String(c.cip_id);
-    for (const text of [String(c.cip_id), new Date(c.started_at).toLocaleString(lang), duration(c.duration_s), String(c.readings), stat(c.temperature), stat(c.concentration), stat(c.flow), c.open ? t("open") : ""]) {
+    for (const text of [String(c.cip_id), new Date(c.started_at).toLocaleString(lang), duration(c.duration_s), String(c.readings), stat(c.temperature), stat(c.concentration), stat(c.flow)]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.append(td);
     }
+    const verdict = document.createElement("td");
+    if (c.verdict) {
+      const badge = document.createElement("span");
+      badge.className = `verdict ${c.verdict}`;
+      badge.textContent = c.verdict;
+      verdict.append(badge);
+    } else verdict.textContent = c.open ? t("open") : "–";
+    tr.append(verdict);
     tr.onclick = () => void showCycle(c.cip_id);
     rows.append(tr);
   }
@@ -242,6 +278,9 @@ async function showCycle(cipId: number) {
 
 async function selectDevice(name: string) {
   device = name;
+  const alarms = await api<{ alarms: AlarmFrame[] }>(`/api/devices/${encodeURIComponent(name)}/alarms?active=true`);
+  activeAlarms = alarms.status === 200 ? alarms.body.alarms : [];
+  renderAlarms();
   const summary = summaries.find((d) => d.device === name);
   cycleStarted = summary ? Date.parse(summary.cycle_started) : Date.now();
   $<HTMLSelectElement>("device").value = name;

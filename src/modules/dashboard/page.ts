@@ -38,8 +38,10 @@ export const PAGE = `<!doctype html>
       <div class="card" data-metric="concentration"><h2 data-i18n="concentration"></h2><p><span class="value">–</span> <span class="unit">%</span></p></div>
       <div class="card" data-metric="flow"><h2 data-i18n="flow"></h2><p><span class="value">–</span> <span class="unit">m³/h</span></p></div>
     </section>
+    <div id="alarms" class="alarms" role="alert" hidden></div>
     <p class="meta">
       <span data-i18n="cycle"></span> <strong id="cycle">–</strong> ·
+      <span id="phase-label" hidden><span data-i18n="phase"></span> <strong id="phase">–</strong> ·</span>
       <span data-i18n="running"></span> <strong id="running">–</strong> ·
       <span data-i18n="lastReading"></span> <strong id="age">–</strong>
     </p>
@@ -50,7 +52,7 @@ export const PAGE = `<!doctype html>
     <table>
       <thead><tr>
         <th data-i18n="cycle"></th><th data-i18n="started"></th><th data-i18n="duration"></th><th data-i18n="readingsCount"></th>
-        <th data-i18n="temperature"></th><th data-i18n="concentration"></th><th data-i18n="flow"></th><th></th>
+        <th data-i18n="temperature"></th><th data-i18n="concentration"></th><th data-i18n="flow"></th><th data-i18n="verdict"></th>
       </tr></thead>
       <tbody id="cycle-rows"></tbody>
     </table>

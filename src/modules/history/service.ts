@@ -78,13 +78,17 @@ export function createHistory(deps: { store: Store; cycles: Cycles; clock: Clock
       const live = current ? cycles.summary(device, current) : undefined;
       if (!store.history) return live ? [live] : [];
       const stored = store.cycles(device, 10_000);
-      if (!live) return stored;
+      // A closed cycle's stored row is the complete one (it carries the verdict).
+      if (!live || (current!.closed && stored.some((c) => c.cip_id === live.cip_id && !c.open))) return stored;
       return [live, ...stored.filter((c) => c.cip_id !== live.cip_id)];
     },
 
     cycle(device: string, cipId: number): CycleSummary {
       const current = cycles.get(device);
-      if (current && current.cipId === cipId) return cycles.summary(device, current);
+      if (current && current.cipId === cipId) {
+        const stored = current.closed && store.history ? store.cycle(device, cipId) : undefined;
+        return stored && !stored.open ? stored : cycles.summary(device, current);
+      }
       const stored = store.history ? store.cycle(device, cipId) : undefined;
       if (!stored) throw new ApiError(404, "no_cycle", `Device "${device}" has no cycle ${cipId}.`);
       return stored;
