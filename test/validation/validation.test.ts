@@ -227,3 +227,28 @@ describe("the printable report", () => {
     await Bun.write(join(new URL("../artifacts/", import.meta.url).pathname, "cycle-report.png"), image);
   }, 90_000);
 });
+
+describe("sensorflow simulate", () => {
+  test("plays two boards (the second faulty, with a nan sensor) against a running server over the firmware's bytes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sensorflow-sim-"));
+    writeFileSync(join(dir, "recipes.toml"), EXAMPLE_RECIPES.replace('line-1 = "dairy-5-step"', 'line-1 = "dairy-5-step"\nline-2 = "dairy-5-step"'));
+    const { spawnServer } = await import("../helpers");
+    const server = await spawnServer({ RECIPES_FILE: join(dir, "recipes.toml"), STORAGE: "sqlite", DATA_DIR: dir, RATE_LIMIT_PER_DEVICE: "0" });
+    try {
+      const result = await run(
+        [process.execPath, "src/index.ts", "simulate", "--url", server.url, "--boards", "2", "--speed", "100000", "--fault", "nan"],
+        {},
+        60_000,
+      );
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("line-1: caustic");
+      const lines = result.stdout.trim().split("\n");
+      expect(lines.find((l) => l.startsWith("line-1:") && l.includes("readings"))).toMatch(/answers \{"201":\d+\}$/);
+      expect(lines.find((l) => l.startsWith("line-2:") && l.includes("readings"))).toMatch(/"201":\d+,"400":1|"400":1,"201":\d+/);
+      const latest = await (await fetch(`${server.url}/api/devices/line-2/latest`)).json();
+      expect(latest.phase).toBe("final rinse");
+    } finally {
+      await server.stop();
+    }
+  }, 90_000);
+});
