@@ -13,6 +13,8 @@ import { TOPIC, createEvents, type Events } from "./events";
 import { createAlarms, type Alarms } from "./modules/alarms/service";
 import { createRecipes, loadRecipesFile, type Recipes } from "./modules/recipes/service";
 import { reportRoutes } from "./modules/reports";
+import { createMqttBridge, type MqttBridge } from "./modules/mqtt/service";
+import { createWebhooks, type Webhooks } from "./modules/webhooks/service";
 import { buildReport, collectAlarms, type CycleReport } from "./modules/reports/service";
 import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
@@ -68,6 +70,8 @@ export interface Services {
   recipes: Recipes | undefined;
   alarms: Alarms;
   reports: { build(device: string, cipId: number): CycleReport };
+  mqtt: MqttBridge | undefined;
+  webhooks: Webhooks | undefined;
 }
 
 export interface AppOptions {
@@ -148,15 +152,29 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   const slots = createStreamSlots(config.maxStreamsPerKey, config.maxStreams);
   const sockets = new Set<StreamSocket>();
   const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds, store, events, replayMax: config.replayMax });
+  let mqtt: MqttBridge | undefined;
+  let webhooks: Webhooks | undefined;
   const metrics = createMetrics({
     devices: () => cycles.devices(),
     streams: () => ({ ws: sockets.size, sse: streams.sseCount() }),
     published: () => bus.published(),
     historyBytes: () => store.size().bytes,
     alarms: () => ({ raised: alarms.raised(), active: alarms.active().length }),
+    mqtt: () => mqtt?.stats(),
+    webhooks: () => webhooks?.stats(),
     version: VERSION,
     commit: COMMIT,
   });
+  const ingest = createIngest({ clock, cycles, latest, events, metrics, limits: config.limits, recipes, alarms });
+  // Integrations listen to the events; with none configured, the hot path has no listener to call.
+  if (config.mqttUrl) {
+    mqtt = createMqttBridge(config, { ingest, log });
+    events.listen(mqtt.onEvent);
+  }
+  if (config.webhookUrls.length > 0) {
+    webhooks = createWebhooks(config, { log });
+    events.listen(webhooks.onEvent);
+  }
   return {
     config,
     version: VERSION,
@@ -169,7 +187,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     events,
     cycles,
     latest,
-    ingest: createIngest({ clock, cycles, latest, events, metrics, limits: config.limits, recipes, alarms }),
+    ingest,
     slots,
     streams,
     sockets,
@@ -178,6 +196,8 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     recipes,
     alarms,
     reports,
+    mqtt,
+    webhooks,
   };
 }
 
@@ -269,6 +289,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     })
     .onStop(() => {
       stopTimers();
+      void s.mqtt?.close();
+      s.webhooks?.close();
       s.bus.attach(null);
       s.streams.closeAll();
       s.store.close();
@@ -302,6 +324,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const clean = await Promise.race([drained.then(() => true), Bun.sleep(graceMs).then(() => false)]);
     if (!clean) await server.stop(true);
     stopTimers();
+    await s.mqtt?.close();
+    s.webhooks?.close();
     s.bus.attach(null);
     // Everything acknowledged reaches the disk before the process ends.
     s.store.close();

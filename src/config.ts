@@ -34,6 +34,18 @@ export const Config = t.Object({
   plainPort: t.Union([t.Integer({ minimum: 0, maximum: 65535 }), t.Null()]),
   corsOrigins: t.Array(t.String()),
   recipesFile: t.String(),
+  mqttUrl: t.String(),
+  mqttUsername: t.String(),
+  mqttPassword: t.String(),
+  mqttPrefix: t.String(),
+  mqttQos: t.Union([t.Literal(0), t.Literal(1), t.Literal(2)]),
+  mqttIngest: t.Boolean(),
+  mqttQueueMax: t.Integer({ minimum: 1 }),
+  webhookUrls: t.Array(t.String()),
+  webhookSecret: t.String(),
+  webhookRetries: t.Integer({ minimum: 0 }),
+  webhookBackoffMs: t.Integer({ minimum: 1 }),
+  webhookQueueMax: t.Integer({ minimum: 1 }),
 });
 export type Config = typeof Config.static;
 
@@ -73,6 +85,18 @@ export const VARIABLES = {
   TLS_KEY_FILE: { default: "", help: "PEM private key for TLS_CERT_FILE" },
   PLAIN_PORT: { default: "", help: "with TLS on, also serve plain HTTP on this port for boards that cannot do TLS (empty = none)" },
   RECIPES_FILE: { default: "", help: "TOML or JSON file of cleaning recipes: turns on phases, live alarms and cycle reports (sensorflow recipes --example)" },
+  MQTT_URL: { default: "", help: "mqtt://host:1883 (or mqtts://): publish readings, cycles and alarms to the plant's broker (empty = off)" },
+  MQTT_USERNAME: { default: "", help: "broker user name, if it needs one" },
+  MQTT_PASSWORD: { default: "", help: "broker password, if it needs one" },
+  MQTT_PREFIX: { default: "sensorflow", help: "first level of every MQTT topic: <prefix>/<device>/reading" },
+  MQTT_QOS: { default: "1", help: "MQTT quality of service for what SensorFlow publishes: 0, 1 or 2" },
+  MQTT_INGEST: { default: "false", help: "true also takes readings published on <prefix>/<device>/ingest" },
+  MQTT_QUEUE_MAX: { default: "10000", help: "messages kept while the broker is away; older ones beyond this are dropped (and counted)" },
+  WEBHOOK_URLS: { default: "", help: "comma-separated URLs that get a JSON POST when an alarm is raised or cleared and when a cycle's verdict is known" },
+  WEBHOOK_SECRET: { default: "", help: "signs each webhook body: X-SensorFlow-Signature: sha256=<HMAC-SHA256 hex>" },
+  WEBHOOK_RETRIES: { default: "5", help: "retries after a failed webhook delivery, with exponential backoff" },
+  WEBHOOK_BACKOFF_MS: { default: "1000", help: "wait before the first retry; doubles with each one" },
+  WEBHOOK_QUEUE_MAX: { default: "1000", help: "webhook deliveries waiting at most; older ones beyond this are dropped (and counted)" },
   CORS_ORIGINS: { default: "", help: "comma-separated browser origins allowed to call the API (* = any; empty = same origin only)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
@@ -143,6 +167,16 @@ export function loadConfig(env: Env): Config {
     }
     return out;
   };
+  const mqttUrl = () => {
+    const text = raw("MQTT_URL");
+    if (text !== "" && !/^(mqtts?|wss?|tcp|ssl):\/\/[^/]+/.test(text)) fail("MQTT_URL", "a broker URL such as mqtt://127.0.0.1:1883 or mqtts://broker:8883");
+    return text;
+  };
+  const webhookUrls = () => {
+    const urls = keys("WEBHOOK_URLS");
+    for (const url of urls) if (!/^https?:\/\/[^/]+/.test(url)) fail("WEBHOOK_URLS", "http:// or https:// URLs separated by commas");
+    return urls;
+  };
   const tls = () => {
     const cert = raw("TLS_CERT_FILE");
     const key = raw("TLS_KEY_FILE");
@@ -192,6 +226,18 @@ export function loadConfig(env: Env): Config {
     plainPort: raw("PLAIN_PORT") === "" ? null : integer("PLAIN_PORT", 0, 65535),
     corsOrigins: keys("CORS_ORIGINS"),
     recipesFile: raw("RECIPES_FILE"),
+    mqttUrl: mqttUrl(),
+    mqttUsername: raw("MQTT_USERNAME"),
+    mqttPassword: raw("MQTT_PASSWORD"),
+    mqttPrefix: raw("MQTT_PREFIX").replace(/\/+$/, ""),
+    mqttQos: integer("MQTT_QOS", 0, 2) as 0 | 1 | 2,
+    mqttIngest: boolean("MQTT_INGEST"),
+    mqttQueueMax: integer("MQTT_QUEUE_MAX", 1, 10_000_000),
+    webhookUrls: webhookUrls(),
+    webhookSecret: raw("WEBHOOK_SECRET"),
+    webhookRetries: integer("WEBHOOK_RETRIES", 0, 100),
+    webhookBackoffMs: integer("WEBHOOK_BACKOFF_MS", 1, 3_600_000),
+    webhookQueueMax: integer("WEBHOOK_QUEUE_MAX", 1, 10_000_000),
   };
 }
 

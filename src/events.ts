@@ -47,11 +47,15 @@ export interface Events {
   nextSeq(): number;
   lastSeq(): number;
   emit(topics: readonly string[], event: Emitted): void;
+  /** Also hands every event to `listener` (integrations: MQTT, webhooks), after it is published. */
+  listen(listener: (event: Recorded) => void): void;
 }
 
 export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events {
   let seq = startSeq;
+  const listeners: ((event: Recorded) => void)[] = [];
   return {
+    listen: (listener) => void listeners.push(listener),
     nextSeq: () => ++seq,
     lastSeq: () => seq,
     emit(topics, event) {
@@ -61,6 +65,7 @@ export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events
       recorder.record(recorded);
       const published = { seq: event.seq, type: event.type, frame };
       for (const topic of topics) bus.publish(topic, published);
+      for (const listener of listeners) listener(recorded);
     },
   };
 }

@@ -9,6 +9,8 @@ export interface MetricSources {
   published(): number;
   historyBytes(): number;
   alarms(): { raised: number; active: number };
+  mqtt(): { connected: boolean; queued: number; published: number; dropped: number; ingestAccepted: number; ingestRejected: number } | undefined;
+  webhooks(): { delivered: number; failed: number; retried: number; dropped: number; queued: number } | undefined;
   version: string;
   commit: string;
 }
@@ -122,6 +124,66 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers,
     collect() {
       this.set(sources.alarms().active);
+    },
+  });
+  // Integrations: counts kept by the bridge and the webhook queue, read when scraped.
+  const seen = new Map<string, number>();
+  const delta = (key: string, now: number) => {
+    const before = seen.get(key) ?? 0;
+    seen.set(key, now);
+    return now - before;
+  };
+  new Counter({
+    name: "sensorflow_mqtt_messages_total",
+    help: "MQTT messages published to the broker, and dropped from a full queue while it was away",
+    labelNames: ["result"] as const,
+    registers,
+    collect() {
+      const m = sources.mqtt();
+      if (!m) return;
+      this.inc({ result: "published" }, delta("mqtt.published", m.published));
+      this.inc({ result: "dropped" }, delta("mqtt.dropped", m.dropped));
+    },
+  });
+  new Counter({
+    name: "sensorflow_mqtt_ingest_total",
+    help: "Readings received on <prefix>/<device>/ingest, accepted or rejected",
+    labelNames: ["result"] as const,
+    registers,
+    collect() {
+      const m = sources.mqtt();
+      if (!m) return;
+      this.inc({ result: "accepted" }, delta("mqtt.accepted", m.ingestAccepted));
+      this.inc({ result: "rejected" }, delta("mqtt.rejected", m.ingestRejected));
+    },
+  });
+  new Gauge({
+    name: "sensorflow_mqtt_connected",
+    help: "1 while connected to the MQTT broker",
+    registers,
+    collect() {
+      const m = sources.mqtt();
+      if (m) this.set(m.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_mqtt_queued",
+    help: "MQTT messages waiting for the broker",
+    registers,
+    collect() {
+      const m = sources.mqtt();
+      if (m) this.set(m.queued);
+    },
+  });
+  new Counter({
+    name: "sensorflow_webhook_deliveries_total",
+    help: "Webhook delivery outcomes: delivered, retried, failed (gave up), dropped (queue full or shut down)",
+    labelNames: ["result"] as const,
+    registers,
+    collect() {
+      const w = sources.webhooks();
+      if (!w) return;
+      for (const result of ["delivered", "retried", "failed", "dropped"] as const) this.inc({ result }, delta(`webhook.${result}`, w[result]));
     },
   });
   const started = Date.now() / 1000;

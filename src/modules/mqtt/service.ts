@@ -1,0 +1,140 @@
+// The MQTT bridge for SCADA and Node-RED. Out: every published event goes to the plant's broker
+// (`<prefix>/<device>/reading|cycle|alarm`, the latest reading retained on `<prefix>/<device>/latest`,
+// the server's own state retained on `<prefix>/status` with a last will). In (MQTT_INGEST=true):
+// readings on `<prefix>/<device>/ingest` take exactly the HTTP path. Publishing never waits on the
+// broker: while it is away, messages wait in a bounded queue (the overflow is counted) and the client
+// reconnects by itself.
+import mqtt, { type MqttClient } from "mqtt";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { DEVICE_ID, type Config } from "../../config";
+import { ApiError } from "../../errors";
+import { MAX_DEPTH, nestingDepth } from "../../body";
+import type { Recorded } from "../../events";
+import type { Logger } from "../../log";
+import type { Ingest } from "../ingest/service";
+import { ReadingBatch } from "../ingest/model";
+
+const checkBatch = TypeCompiler.Compile(ReadingBatch);
+
+export interface MqttStats {
+  connected: boolean;
+  queued: number;
+  published: number;
+  dropped: number;
+  ingestAccepted: number;
+  ingestRejected: number;
+}
+
+export interface MqttBridge {
+  /** Called for every published event (the events' listener). */
+  onEvent(event: Recorded): void;
+  stats(): MqttStats;
+  close(): Promise<void>;
+}
+
+type Outgoing = { topic: string; payload: string; retain: boolean };
+
+export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Logger }): MqttBridge {
+  const { log } = deps;
+  const prefix = config.mqttPrefix;
+  const qos = config.mqttQos;
+  const status = `${prefix}/status`;
+  const client: MqttClient = mqtt.connect(config.mqttUrl, {
+    username: config.mqttUsername || undefined,
+    password: config.mqttPassword || undefined,
+    clientId: `sensorflow-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+    // Our own bounded queue holds what the broker has not taken; mqtt.js must not keep a second one.
+    queueQoSZero: false,
+    will: { topic: status, payload: Buffer.from("offline"), qos: 1, retain: true },
+  });
+  const queue: Outgoing[] = [];
+  let closing = false;
+  const stats: MqttStats = { connected: false, queued: 0, published: 0, dropped: 0, ingestAccepted: 0, ingestRejected: 0 };
+
+  const send = (message: Outgoing) => {
+    client.publish(message.topic, message.payload, { qos, retain: message.retain }, (error) => {
+      if (error) {
+        // Lost with the connection before the broker took it: back in the queue, sent again on reconnect.
+        enqueue(message);
+      } else stats.published++;
+    });
+  };
+  const enqueue = (message: Outgoing) => {
+    if (queue.length >= config.mqttQueueMax) {
+      queue.shift();
+      stats.dropped++;
+    }
+    queue.push(message);
+  };
+
+  client.on("connect", () => {
+    stats.connected = true;
+    log.info("MQTT connected", { broker: new URL(config.mqttUrl).host, prefix });
+    client.publish(status, "online", { qos: 1, retain: true });
+    if (config.mqttIngest) client.subscribe(`${prefix}/+/ingest`, { qos });
+    for (const message of queue.splice(0)) send(message);
+  });
+  client.on("close", () => {
+    if (stats.connected && !closing) log.warn("MQTT connection lost; queueing until it is back", { broker: new URL(config.mqttUrl).host });
+    stats.connected = false;
+  });
+  client.on("error", (error) => log.warn("MQTT error", { error: error.message }));
+
+  client.on("message", (topic, payload) => {
+    // `<prefix>/<device>/ingest` only: what we publish ourselves never comes back in.
+    const device = topic.slice(prefix.length + 1, -"/ingest".length);
+    const reject = (reason: string) => {
+      stats.ingestRejected++;
+      log.warn("MQTT reading rejected", { topic, reason });
+    };
+    if (!topic.startsWith(`${prefix}/`) || !topic.endsWith("/ingest") || !DEVICE_ID.test(device)) return reject("not a device ingest topic");
+    const text = payload.toString("utf8");
+    if (text.length > config.maxBodyBytes) return reject("too large");
+    if (nestingDepth(text) > MAX_DEPTH) return reject("nested too deep");
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return reject("not JSON (a failed sensor's nan?)");
+    }
+    if (!checkBatch.Check(body)) return reject("not a reading: four finite numbers temperature, pressure, concentration, flow");
+    try {
+      const accepted = deps.ingest.accept(device, Array.isArray(body) ? body : [body]);
+      stats.ingestAccepted += accepted.length;
+    } catch (error) {
+      reject(error instanceof ApiError ? error.message : String(error));
+    }
+  });
+
+  const topicOf = (event: Recorded): string | undefined => {
+    if (event.type === "reading") return `${prefix}/${event.device}/reading`;
+    if (event.type.startsWith("cycle.")) return `${prefix}/${event.device}/cycle`;
+    if (event.type.startsWith("alarm.")) return `${prefix}/${event.device}/alarm`;
+    return undefined;
+  };
+
+  return {
+    onEvent(event) {
+      const topic = topicOf(event);
+      if (!topic) return;
+      const messages: Outgoing[] = [{ topic, payload: event.frame, retain: false }];
+      if (event.type === "reading") messages.push({ topic: `${prefix}/${event.device}/latest`, payload: event.frame, retain: true });
+      for (const message of messages) {
+        if (stats.connected) send(message);
+        else enqueue(message);
+      }
+    },
+    stats: () => ({ ...stats, queued: queue.length }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        if (!stats.connected) {
+          client.end(true, {}, () => resolve());
+          return;
+        }
+        client.publish(status, "offline", { qos: 1, retain: true }, () => client.end(false, {}, () => resolve()));
+      }),
+  };
+}
