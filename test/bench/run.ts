@@ -18,15 +18,20 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" }, seconds: { type: "string" } } });
 const quick = values.quick ?? false;
-const only = new Set((values.only ?? "ingest,fanout,sse,footprint").split(","));
+const only = new Set((values.only ?? "ingest,fanout,sse,footprint,mqtt").split(","));
 const seconds = values.seconds ? Number(values.seconds) : quick ? 0.5 : 5;
 const pinned = pin(process.pid, "1");
 
 const BUN = process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), "sensorflow-bench-"));
-type Kind = "baseline" | "memory" | "sqlite";
+type Kind = "baseline" | "memory" | "sqlite" | "mqtt";
 const start = (kind: Kind): Promise<Server> => {
   if (kind === "baseline") return startServer("baseline", [BUN, "test/bench/baseline.ts"], {});
+  if (kind === "mqtt") {
+    // The default storage, with every reading also published to the machine's Mosquitto.
+    const env = { DATA_DIR: mkdtempSync(join(tmp, "data-")), RATE_LIMIT_PER_DEVICE: "0", RATE_LIMIT_PER_KEY: "0", MQTT_URL: "mqtt://127.0.0.1:1883", MQTT_PREFIX: `bench-${process.pid}` };
+    return startServer("sensorflow (sqlite + MQTT)", [BUN, "src/index.ts"], env);
+  }
   // One simulated device posts thousands of readings a second here: the per-device rate limit is off.
   const env: Record<string, string> = { STORAGE: kind, DATA_DIR: mkdtempSync(join(tmp, "data-")), MAX_WS_CONNECTIONS_PER_KEY: "0", RATE_LIMIT_PER_DEVICE: "0", RATE_LIMIT_PER_KEY: "0", MAX_STREAMS: "0" };
   return startServer(`sensorflow (${kind})`, [BUN, "src/index.ts"], env);
@@ -116,6 +121,24 @@ if (only.has("fanout")) {
 if (only.has("sse")) {
   const plan: [number, number | "max"][] = quick ? [[20, 100]] : [[100, 200], [100, "max"], [1000, 100], [1000, "max"]];
   results.sse = await fanoutSection("sse", plan);
+}
+
+if (only.has("mqtt")) {
+  const rows: (string | number)[][] = [];
+  const mqttRuns: Record<string, { keepAlive: IngestResult; close: IngestResult }> = {};
+  for (const kind of ["sqlite", "mqtt"] as const) {
+    const server = await start(kind);
+    await Bun.sleep(300); // let the bridge connect
+    await ingestKeepAlive(server.url, 4, 300);
+    mqttRuns[kind] = { keepAlive: await ingestKeepAlive(server.url, 8, seconds * 1000), close: await ingestClose(server.port, 8, seconds * 1000) };
+    await server.stop();
+    rows.push([server.name, fmt(mqttRuns[kind]!.keepAlive.perSecond), fmt(mqttRuns[kind]!.close.perSecond)]);
+    if (mqttRuns[kind]!.keepAlive.errors + mqttRuns[kind]!.close.errors > 0) problems.push(`${server.name}: ingest errors`);
+  }
+  const ratio = { keepAlive: mqttRuns.mqtt!.keepAlive.perSecond / mqttRuns.sqlite!.keepAlive.perSecond, close: mqttRuns.mqtt!.close.perSecond / mqttRuns.sqlite!.close.perSecond };
+  table("Ingest with the MQTT bridge on (readings/s)", ["server", "keep-alive/s", "close/s"], rows);
+  console.log(`MQTT bridge on vs off: keep-alive ${fmt(ratio.keepAlive, 2)}, connection-per-request ${fmt(ratio.close, 2)}`);
+  results.mqtt = { ...mqttRuns, ratio };
 }
 
 if (only.has("footprint")) {

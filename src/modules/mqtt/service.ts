@@ -115,21 +115,63 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
     return undefined;
   };
 
+  // Messages of one burst of events are written together after the current task: the HTTP answer
+  // never waits on MQTT encoding, and the socket gets one write instead of one per message.
+  let pending: Outgoing[] = [];
+  const flushPending = () => {
+    const batch = pending;
+    pending = [];
+    const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    stream?.cork?.();
+    for (const message of batch) {
+      if (stats.connected) send(message);
+      else enqueue(message);
+    }
+    stream?.uncork?.();
+  };
+  const later = (message: Outgoing) => {
+    if (pending.length === 0) setImmediate(flushPending);
+    pending.push(message);
+  };
+
+  // The retained latest is refreshed at most once a second per device (the last reading of that
+  // second wins): a new subscriber still gets a value at most a second old, at half the traffic.
+  const latest = new Map<string, { at: number; frame?: string; timer?: ReturnType<typeof setTimeout> }>();
+  const publishLatest = (device: string, frame: string) => {
+    const now = performance.now();
+    let entry = latest.get(device);
+    if (!entry) latest.set(device, (entry = { at: -Infinity }));
+    if (now - entry.at >= 1000 && !entry.timer) {
+      entry.at = now;
+      later({ topic: `${prefix}/${device}/latest`, payload: frame, retain: true });
+      return;
+    }
+    entry.frame = frame;
+    entry.timer ??= setTimeout(() => {
+      const e = latest.get(device)!;
+      e.timer = undefined;
+      e.at = performance.now();
+      if (e.frame) later({ topic: `${prefix}/${device}/latest`, payload: e.frame, retain: true });
+      e.frame = undefined;
+    }, Math.max(0, 1000 - (now - entry.at)));
+  };
+
   return {
     onEvent(event) {
       const topic = topicOf(event);
       if (!topic) return;
-      const messages: Outgoing[] = [{ topic, payload: event.frame, retain: false }];
-      if (event.type === "reading") messages.push({ topic: `${prefix}/${event.device}/latest`, payload: event.frame, retain: true });
-      for (const message of messages) {
-        if (stats.connected) send(message);
-        else enqueue(message);
-      }
+      later({ topic, payload: event.frame, retain: false });
+      if (event.type === "reading") publishLatest(event.device, event.frame);
     },
     stats: () => ({ ...stats, queued: queue.length }),
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
+        for (const [device, entry] of latest) {
+          if (entry.timer) clearTimeout(entry.timer);
+          if (entry.frame) pending.push({ topic: `${prefix}/${device}/latest`, payload: entry.frame, retain: true });
+        }
+        flushPending();
         if (!stats.connected) {
           client.end(true, {}, () => resolve());
           return;
