@@ -7,7 +7,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Recorded } from "../events";
-import { emptyStats, finishStats, type CycleState } from "../modules/cycles/service";
+import { emptyStats, summarise, type CycleState } from "../modules/cycles/service";
 import { METRICS, type CycleSummary, type Metric, type MetricStats } from "../modules/cycles/model";
 import type { StoredReading } from "../modules/readings/model";
 import type { Bucket, ReadingQuery, Replay, Restored, Store } from "./types";
@@ -176,18 +176,8 @@ export function createSqliteStore(options: SqliteOptions): Store {
       const summary = JSON.parse(row.summary) as CycleSummary;
       return row.verdict ? { ...summary, verdict: row.verdict as CycleSummary["verdict"] } : summary;
     }
-    const s = statsOf(stats(row.device, row.cip_id));
-    return {
-      device: row.device,
-      cip_id: row.cip_id,
-      open: !row.closed,
-      started_at: options.iso(row.started_ms),
-      ended_at: row.closed ? options.iso(row.last_ms) : null,
-      last_reading_at: options.iso(row.last_ms),
-      duration_s: (row.last_ms - row.started_ms) / 1000,
-      readings: row.readings,
-      ...s,
-    };
+    const cycle = { cipId: row.cip_id, startedMs: row.started_ms, lastMs: row.last_ms, readings: row.readings, closed: row.closed === 1 };
+    return summarise(row.device, cycle, options.iso, statsOf(stats(row.device, row.cip_id)));
   };
 
   const statements = new Map<string, Statement>();

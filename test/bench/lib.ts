@@ -81,8 +81,8 @@ export interface IngestResult {
   p99: number;
 }
 
-/** Posts readings from `concurrency` clients for `durationMs`, reusing connections (keep-alive). */
-export async function ingestKeepAlive(url: string, concurrency: number, durationMs: number, maxRequests = 5_000_000): Promise<IngestResult> {
+/** `concurrency` clients each sending one request after another until `durationMs` or `maxRequests`. */
+async function load(concurrency: number, durationMs: number, maxRequests: number, request: (i: number) => Promise<boolean>): Promise<IngestResult> {
   const latencies: number[] = [];
   let errors = 0;
   let sent = 0;
@@ -93,19 +93,22 @@ export async function ingestKeepAlive(url: string, concurrency: number, duration
       while (performance.now() < end && sent < maxRequests) {
         const i = sent++;
         const t0 = performance.now();
-        try {
-          const response = await fetch(`${url}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: BODY(i) });
-          await response.arrayBuffer();
-          if (response.status !== 201) errors++;
-        } catch {
-          errors++;
-        }
+        if (!(await request(i).catch(() => false))) errors++;
         latencies.push(performance.now() - t0);
       }
     }),
   );
   const elapsed = performance.now() - started;
   return { requests: latencies.length, errors, perSecond: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Posts readings from `concurrency` clients for `durationMs`, reusing connections (keep-alive). */
+export function ingestKeepAlive(url: string, concurrency: number, durationMs: number, maxRequests = 5_000_000): Promise<IngestResult> {
+  return load(concurrency, durationMs, maxRequests, async (i) => {
+    const response = await fetch(`${url}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: BODY(i) });
+    await response.arrayBuffer();
+    return response.status === 201;
+  });
 }
 
 /** One request over a new TCP connection with `Connection: close`, as the boards send it. */
@@ -135,28 +138,9 @@ export function postOverNewConnection(port: number, body: string, timeoutMs = 50
   });
 }
 
-export async function ingestClose(port: number, concurrency: number, durationMs: number, maxRequests = 2_000_000): Promise<IngestResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let sent = 0;
-  const end = performance.now() + durationMs;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end && sent < maxRequests) {
-        const i = sent++;
-        const t0 = performance.now();
-        try {
-          if ((await postOverNewConnection(port, BODY(i))) !== 201) errors++;
-        } catch {
-          errors++;
-        }
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const elapsed = performance.now() - started;
-  return { requests: latencies.length, errors, perSecond: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+/** As the boards do: a new TCP connection per reading, `Connection: close`. */
+export function ingestClose(port: number, concurrency: number, durationMs: number, maxRequests = 2_000_000): Promise<IngestResult> {
+  return load(concurrency, durationMs, maxRequests, async (i) => (await postOverNewConnection(port, BODY(i))) === 201);
 }
 
 export interface FanoutResult {

@@ -44,6 +44,26 @@ export function finishStats(stats: RunningStats, count: number): MetricStats {
   return { min: stats.min, avg: Math.round((stats.sum / count) * 1e6) / 1e6, max: stats.max };
 }
 
+/** A cycle's summary from its times and counts and the min/avg/max of each metric (wherever they come from). */
+export function summarise(
+  device: string,
+  cycle: Pick<CycleState, "cipId" | "startedMs" | "lastMs" | "readings" | "closed">,
+  iso: (ms: number) => string,
+  stats: Record<Metric, MetricStats>,
+): CycleSummary {
+  return {
+    device,
+    cip_id: cycle.cipId,
+    open: !cycle.closed,
+    started_at: iso(cycle.startedMs),
+    ended_at: cycle.closed ? iso(cycle.lastMs) : null,
+    last_reading_at: iso(cycle.lastMs),
+    duration_s: (cycle.lastMs - cycle.startedMs) / 1000,
+    readings: cycle.readings,
+    ...stats,
+  };
+}
+
 export function createCycles(deps: {
   gapMinutes: number;
   clock: Clock;
@@ -55,20 +75,13 @@ export function createCycles(deps: {
   const gapMs = deps.gapMinutes * 60_000;
   const state = new Map<string, CycleState>();
 
-  const summary = (device: string, cycle: CycleState): CycleSummary => ({
-    device,
-    cip_id: cycle.cipId,
-    open: !cycle.closed,
-    started_at: clock.iso(cycle.startedMs),
-    ended_at: cycle.closed ? clock.iso(cycle.lastMs) : null,
-    last_reading_at: clock.iso(cycle.lastMs),
-    duration_s: (cycle.lastMs - cycle.startedMs) / 1000,
-    readings: cycle.readings,
-    temperature: finishStats(cycle.stats.temperature, cycle.readings),
-    pressure: finishStats(cycle.stats.pressure, cycle.readings),
-    concentration: finishStats(cycle.stats.concentration, cycle.readings),
-    flow: finishStats(cycle.stats.flow, cycle.readings),
-  });
+  const summary = (device: string, cycle: CycleState): CycleSummary =>
+    summarise(device, cycle, clock.iso, {
+      temperature: finishStats(cycle.stats.temperature, cycle.readings),
+      pressure: finishStats(cycle.stats.pressure, cycle.readings),
+      concentration: finishStats(cycle.stats.concentration, cycle.readings),
+      flow: finishStats(cycle.stats.flow, cycle.readings),
+    });
 
   const topics = (device: string) => [TOPIC.cycles, TOPIC.device(device)];
 
