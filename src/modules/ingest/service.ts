@@ -48,7 +48,6 @@ export function createIngest(deps: {
   alarms?: Alarms;
 }): Ingest {
   const { clock, cycles, latest, events, metrics, limits, recipes, alarms } = deps;
-  const lastCycle = new Map<string, number>();
   const ranged = Object.keys(limits).length > 0;
   const topicsOf = new Map<string, readonly string[]>();
 
@@ -85,13 +84,8 @@ export function createIngest(deps: {
         // The cycle rides along so the store keeps its counters with the reading.
         events.emit(topics, { type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
         out.push(json);
-        if (alarms && recipe && phase) {
-          if (lastCycle.get(device) !== cip_id) {
-            alarms.end(device, "cycle ended", ms);
-            lastCycle.set(device, cip_id);
-          }
-          alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
-        }
+        // (A cycle's end closes its alarms: the cycles service's onClosed does it.)
+        if (alarms && recipe && phase) alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
       }
       metrics.accepted(out.length);
       return out;
