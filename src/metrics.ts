@@ -1,7 +1,11 @@
 // Prometheus metrics. One registry per app (no global default registry), so tests get fresh counts.
 // Values that already live in the services (devices, streams, published messages) are read when
 // scraped instead of being counted twice.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// One file per class rather than the package index, which also loads much we do not use (see assets.d.ts).
+import Counter from "prom-client/lib/counter";
+import Gauge from "prom-client/lib/gauge";
+import Histogram from "prom-client/lib/histogram";
+import Registry from "prom-client/lib/registry";
 
 export interface MetricSources {
   devices(): Iterable<[string, { cipId: number; lastMs: number }]>;

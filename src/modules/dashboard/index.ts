@@ -14,14 +14,16 @@ const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
 export function dashboardRoutes() {
-  // Transpiled once, at start-up: the browser gets plain JavaScript.
-  const script = new Bun.Transpiler({ loader: "ts", target: "browser" }).transformSync(readFileSync(appPath as string, "utf8"));
+  // Transpiled once, on the first request for it (a server nobody opens in a browser never pays for it).
+  let script: string | undefined;
+  const appScript = () =>
+    (script ??= new Bun.Transpiler({ loader: "ts", target: "browser" }).transformSync(readFileSync(appPath as string, "utf8")));
   const asset = (body: string | Blob, type: string) => () =>
     new Response(body, { headers: { "content-type": type, "cache-control": "no-cache" } });
   return new Elysia({ name: "dashboard" })
     .onAfterHandle(pageHeaders)
     .get("/", asset(PAGE, "text/html; charset=utf-8"), { detail: { hide: true } })
-    .get("/dashboard/app.js", asset(script, JS), { detail: { hide: true } })
+    .get("/dashboard/app.js", () => asset(appScript(), JS)(), { detail: { hide: true } })
     .get("/dashboard/style.css", asset(Bun.file(stylePath), CSS), { detail: { hide: true } })
     .get("/dashboard/uplot.js", asset(Bun.file(uplotScript), JS), { detail: { hide: true } })
     .get("/dashboard/uplot.css", asset(Bun.file(uplotStyle), CSS), { detail: { hide: true } });

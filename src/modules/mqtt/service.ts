@@ -4,7 +4,7 @@
 // readings on `<prefix>/<device>/ingest` take exactly the HTTP path. Publishing never waits on the
 // broker: while it is away, messages wait in a bounded queue (the overflow is counted) and the client
 // reconnects by itself.
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { DEVICE_ID, type Config } from "../../config";
 import { ApiError } from "../../errors";
@@ -39,22 +39,14 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
   const prefix = config.mqttPrefix;
   const qos = config.mqttQos;
   const status = `${prefix}/status`;
-  const client: MqttClient = mqtt.connect(config.mqttUrl, {
-    username: config.mqttUsername || undefined,
-    password: config.mqttPassword || undefined,
-    clientId: `sensorflow-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    reconnectPeriod: 1000,
-    connectTimeout: 5000,
-    // Our own bounded queue holds what the broker has not taken; mqtt.js must not keep a second one.
-    queueQoSZero: false,
-    will: { topic: status, payload: Buffer.from("offline"), qos: 1, retain: true },
-  });
+  // Loaded only when MQTT_URL is set: a server without a broker does not carry the client in memory.
+  let client: MqttClient | undefined;
   const queue: Outgoing[] = [];
   let closing = false;
   const stats: MqttStats = { connected: false, queued: 0, published: 0, dropped: 0, ingestAccepted: 0, ingestRejected: 0 };
 
   const send = (message: Outgoing) => {
-    client.publish(message.topic, message.payload, { qos, retain: message.retain }, (error) => {
+    client!.publish(message.topic, message.payload, { qos, retain: message.retain }, (error) => {
       if (error) {
         // Lost with the connection before the broker took it: back in the queue, sent again on reconnect.
         enqueue(message);
@@ -69,43 +61,59 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
     queue.push(message);
   };
 
-  client.on("connect", () => {
-    stats.connected = true;
-    log.info("MQTT connected", { broker: new URL(config.mqttUrl).host, prefix });
-    client.publish(status, "online", { qos: 1, retain: true });
-    if (config.mqttIngest) client.subscribe(`${prefix}/+/ingest`, { qos });
-    for (const message of queue.splice(0)) send(message);
-  });
-  client.on("close", () => {
-    if (stats.connected && !closing) log.warn("MQTT connection lost; queueing until it is back", { broker: new URL(config.mqttUrl).host });
-    stats.connected = false;
-  });
-  client.on("error", (error) => log.warn("MQTT error", { error: error.message }));
+  const connect = (c: MqttClient) => {
+    client = c;
+    c.on("connect", () => {
+      stats.connected = true;
+      log.info("MQTT connected", { broker: new URL(config.mqttUrl).host, prefix });
+      c.publish(status, "online", { qos: 1, retain: true });
+      if (config.mqttIngest) c.subscribe(`${prefix}/+/ingest`, { qos });
+      for (const message of queue.splice(0)) send(message);
+    });
+    c.on("close", () => {
+      if (stats.connected && !closing) log.warn("MQTT connection lost; queueing until it is back", { broker: new URL(config.mqttUrl).host });
+      stats.connected = false;
+    });
+    c.on("error", (error) => log.warn("MQTT error", { error: error.message }));
 
-  client.on("message", (topic, payload) => {
-    // `<prefix>/<device>/ingest` only: what we publish ourselves never comes back in.
-    const device = topic.slice(prefix.length + 1, -"/ingest".length);
-    const reject = (reason: string) => {
-      stats.ingestRejected++;
-      log.warn("MQTT reading rejected", { topic, reason });
-    };
-    if (!topic.startsWith(`${prefix}/`) || !topic.endsWith("/ingest") || !DEVICE_ID.test(device)) return reject("not a device ingest topic");
-    const text = payload.toString("utf8");
-    if (text.length > config.maxBodyBytes) return reject("too large");
-    if (nestingDepth(text) > MAX_DEPTH) return reject("nested too deep");
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return reject("not JSON (a failed sensor's nan?)");
-    }
-    if (!checkBatch.Check(body)) return reject("not a reading: four finite numbers temperature, pressure, concentration, flow");
-    try {
-      const accepted = deps.ingest.accept(device, Array.isArray(body) ? body : [body]);
-      stats.ingestAccepted += accepted.length;
-    } catch (error) {
-      reject(error instanceof ApiError ? error.message : String(error));
-    }
+    c.on("message", (topic, payload) => {
+      // `<prefix>/<device>/ingest` only: what we publish ourselves never comes back in.
+      const device = topic.slice(prefix.length + 1, -"/ingest".length);
+      const reject = (reason: string) => {
+        stats.ingestRejected++;
+        log.warn("MQTT reading rejected", { topic, reason });
+      };
+      if (!topic.startsWith(`${prefix}/`) || !topic.endsWith("/ingest") || !DEVICE_ID.test(device)) return reject("not a device ingest topic");
+      const text = payload.toString("utf8");
+      if (text.length > config.maxBodyBytes) return reject("too large");
+      if (nestingDepth(text) > MAX_DEPTH) return reject("nested too deep");
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return reject("not JSON (a failed sensor's nan?)");
+      }
+      if (!checkBatch.Check(body)) return reject("not a reading: four finite numbers temperature, pressure, concentration, flow");
+      try {
+        const accepted = deps.ingest.accept(device, Array.isArray(body) ? body : [body]);
+        stats.ingestAccepted += accepted.length;
+      } catch (error) {
+        reject(error instanceof ApiError ? error.message : String(error));
+      }
+    });
+  };
+  void import("mqtt").then(({ default: mqtt }) => {
+    if (closing) return;
+    connect(mqtt.connect(config.mqttUrl, {
+      username: config.mqttUsername || undefined,
+      password: config.mqttPassword || undefined,
+      clientId: `sensorflow-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      reconnectPeriod: 1000,
+      connectTimeout: 5000,
+      // Our own bounded queue holds what the broker has not taken; mqtt.js must not keep a second one.
+      queueQoSZero: false,
+      will: { topic: status, payload: Buffer.from("offline"), qos: 1, retain: true },
+    }));
   });
 
   const topicOf = (event: Recorded): string | undefined => {
@@ -121,7 +129,7 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
   const flushPending = () => {
     const batch = pending;
     pending = [];
-    const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    const stream = client?.stream as { cork?: () => void; uncork?: () => void } | undefined;
     stream?.cork?.();
     for (const message of batch) {
       if (stats.connected) send(message);
@@ -172,11 +180,13 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
           if (entry.frame) pending.push({ topic: `${prefix}/${device}/latest`, payload: entry.frame, retain: true });
         }
         flushPending();
+        const c = client;
+        if (!c) return resolve();
         if (!stats.connected) {
-          client.end(true, {}, () => resolve());
+          c.end(true, {}, () => resolve());
           return;
         }
-        client.publish(status, "offline", { qos: 1, retain: true }, () => client.end(false, {}, () => resolve()));
+        c.publish(status, "offline", { qos: 1, retain: true }, () => c.end(false, {}, () => resolve()));
       }),
   };
 }
