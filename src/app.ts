@@ -9,7 +9,7 @@ import { createClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import { ApiError, jsonResponse, validationDetails } from "./errors";
 import { docsRoutes } from "./docs";
-import { TOPIC, createEvents, type Events } from "./events";
+import { createEvents, type Events } from "./events";
 import { createAlarms, type Alarms } from "./modules/alarms/service";
 import { createRecipes, loadRecipesFile, type Recipes } from "./modules/recipes/service";
 import { reportRoutes } from "./modules/reports";
@@ -122,7 +122,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
           const seq = events.nextSeq();
           const body = { device, cip_id: cycle.cipId, verdict: report.verdict, report_number: report.report_number,
             phases: report.phases.map((p) => ({ name: p.name, verdict: p.verdict })), seq };
-          events.emit([TOPIC.cycles, TOPIC.device(device)], {
+          events.emit({
             type: "cycle.verdict",
             seq,
             device,

@@ -14,10 +14,11 @@ export const TOPIC = {
   device: (device: string) => `devices/${device}`,
 } as const;
 
-/** The topics an event of `type` about `device` is published on (used again to filter replays). */
+const familyOf = (type: string) => (type === "reading" ? TOPIC.readings : type.startsWith("cycle.") ? TOPIC.cycles : TOPIC.alarms);
+
+/** The topics an event of `type` about `device` is published on: the one rule for live and replay. */
 export function topicsOf(type: string, device: string): string[] {
-  const family = type === "reading" ? TOPIC.readings : type.startsWith("cycle.") ? TOPIC.cycles : TOPIC.alarms;
-  return [family, TOPIC.device(device)];
+  return [familyOf(type), TOPIC.device(device)];
 }
 
 export interface Emitted {
@@ -46,7 +47,8 @@ export interface Recorder {
 export interface Events {
   nextSeq(): number;
   lastSeq(): number;
-  emit(topics: readonly string[], event: Emitted): void;
+  /** Publishes on the event's topics (`topicsOf`), records it, and hands it to the listeners. */
+  emit(event: Emitted): void;
   /** Also hands every event to `listener` (integrations: MQTT, webhooks), after it is published. */
   listen(listener: (event: Recorded) => void): void;
 }
@@ -54,17 +56,27 @@ export interface Events {
 export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events {
   let seq = startSeq;
   const listeners: ((event: Recorded) => void)[] = [];
+  // Topic lists per family and device, built once: nothing is allocated for them per reading.
+  const topicCache = new Map<string, Map<string, readonly string[]>>();
+  const topicsFor = (type: string, device: string) => {
+    const family = familyOf(type);
+    let byDevice = topicCache.get(family);
+    if (!byDevice) topicCache.set(family, (byDevice = new Map()));
+    let topics = byDevice.get(device);
+    if (!topics) byDevice.set(device, (topics = topicsOf(type, device)));
+    return topics;
+  };
   return {
     listen: (listener) => void listeners.push(listener),
     nextSeq: () => ++seq,
     lastSeq: () => seq,
-    emit(topics, event) {
+    emit(event) {
       const frame = `${event.json.slice(0, -1)},"type":"${event.type}"}`;
       const recorded: Recorded = Object.assign(event, { frame });
       // Recorded before it is published: whatever a subscriber sees can be replayed.
       recorder.record(recorded);
       const published = { seq: event.seq, type: event.type, frame };
-      for (const topic of topics) bus.publish(topic, published);
+      for (const topic of topicsFor(event.type, event.device)) bus.publish(topic, published);
       for (const listener of listeners) listener(recorded);
     },
   };

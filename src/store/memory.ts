@@ -39,13 +39,12 @@ export function createMemoryStore(replayMax: number): Store {
     cycles: () => [],
     cycle: () => undefined,
     events(device, typePrefix, fromMs, toMs, limit) {
-      const out: string[] = [];
-      for (const event of ring) {
-        if (!event || event.device !== device || !event.type.startsWith(typePrefix)) continue;
-        if ((fromMs !== undefined && event.ms < fromMs) || (toMs !== undefined && event.ms >= toMs)) continue;
-        out.push(event.frame);
-      }
-      return out.sort((a, b) => Number(a.match(/"seq":(\d+)/)?.[1]) - Number(b.match(/"seq":(\d+)/)?.[1])).slice(0, limit);
+      const found = ring.filter(
+        (e): e is Recorded =>
+          e !== undefined && e.device === device && e.type.startsWith(typePrefix) &&
+          (fromMs === undefined || e.ms >= fromMs) && (toMs === undefined || e.ms < toMs),
+      );
+      return found.sort((a, b) => a.seq - b.seq).slice(0, limit).map((e) => e.frame);
     },
     saveRecipe() {},
     savedRecipes: () => ({}),

@@ -2,7 +2,7 @@
 // back within limits for as long clears it. Both are published on `alarms` and the device's topic
 // (and so kept with the history, like every published event).
 import type { Clock } from "../../clock";
-import { TOPIC, type Events } from "../../events";
+import type { Events } from "../../events";
 import { METRICS, type Metric } from "../cycles/model";
 import type { Phase } from "../recipes/model";
 import type { PhaseOf } from "../recipes/service";
@@ -40,12 +40,11 @@ export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: n
   const { events, clock, debounceMs } = deps;
   const watches = new Map<string, Map<Metric, Watch>>();
   let raisedCount = 0;
-  const topics = (device: string) => [TOPIC.alarms, TOPIC.device(device)];
 
   const emit = (type: "alarm.raised" | "alarm.cleared", alarm: Alarm, ms: number, extra: Record<string, string> = {}) => {
     const seq = events.nextSeq();
     const body = { ...alarm, ...extra, seq };
-    events.emit(topics(alarm.device), { type, seq, device: alarm.device, ms, json: JSON.stringify(body) });
+    events.emit({ type, seq, device: alarm.device, ms, json: JSON.stringify(body) });
   };
   const clear = (watch: Watch, ms: number, reason: string) => {
     if (!watch.active) return;

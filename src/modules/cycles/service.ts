@@ -2,7 +2,7 @@
 // than the gap after the device's previous one opens the next. A cycle closes when the next opens
 // or, checked on a timer, once the gap has passed with no data; closing publishes its summary.
 import type { Clock } from "../../clock";
-import { TOPIC, type Events } from "../../events";
+import type { Events } from "../../events";
 import type { ReadingInput } from "../readings/model";
 import { METRICS, type CycleClosed, type CycleOpened, type CycleSummary, type Metric, type MetricStats } from "./model";
 
@@ -83,20 +83,19 @@ export function createCycles(deps: {
       flow: finishStats(cycle.stats.flow, cycle.readings),
     });
 
-  const topics = (device: string) => [TOPIC.cycles, TOPIC.device(device)];
 
   const open = (device: string, cipId: number, ms: number): CycleState => {
     const cycle: CycleState = { cipId, startedMs: ms, lastMs: ms, readings: 0, closed: false, stats: emptyStats() };
     state.set(device, cycle);
     const body: CycleOpened = { device, cip_id: cipId, started_at: clock.iso(ms), seq: events.nextSeq() };
-    events.emit(topics(device), { type: "cycle.opened", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId, state: cycle } });
+    events.emit({ type: "cycle.opened", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId, state: cycle } });
     return cycle;
   };
 
   const close = (device: string, cycle: CycleState, ms: number) => {
     cycle.closed = true;
     const body: CycleClosed = { ...summary(device, cycle), seq: events.nextSeq() };
-    events.emit(topics(device), { type: "cycle.closed", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId: cycle.cipId, state: cycle, summary: body } });
+    events.emit({ type: "cycle.closed", seq: body.seq, device, ms, json: JSON.stringify(body), cycle: { cipId: cycle.cipId, state: cycle, summary: body } });
     deps.onClosed?.(device, cycle);
   };
 

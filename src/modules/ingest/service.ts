@@ -4,7 +4,7 @@ import type { Clock } from "../../clock";
 import type { Metrics } from "../../metrics";
 import type { Alarms } from "../alarms/service";
 import type { Recipes } from "../recipes/service";
-import { TOPIC, type Events } from "../../events";
+import type { Events } from "../../events";
 import type { Cycles } from "../cycles/service";
 import { METRICS, type Metric } from "../cycles/model";
 import { ApiError, type ErrorDetail } from "../../errors";
@@ -49,15 +49,13 @@ export function createIngest(deps: {
 }): Ingest {
   const { clock, cycles, latest, events, metrics, limits, recipes, alarms } = deps;
   const ranged = Object.keys(limits).length > 0;
-  const topicsOf = new Map<string, readonly string[]>();
 
   return {
     accept(device, inputs) {
       if (ranged) checkRanges(inputs, limits, inputs.length > 1);
       const ms = clock.now();
       const timestamp = clock.iso(ms);
-      let topics = topicsOf.get(device);
-      if (topics === undefined) topicsOf.set(device, (topics = [TOPIC.readings, TOPIC.device(device)]));
+      const recipe = recipes?.recipeOf(device);
       const out: string[] = [];
       for (const input of inputs) {
         const cip_id = cycles.assign(device, ms, input);
@@ -73,7 +71,6 @@ export function createIngest(deps: {
           seq,
         };
         // With a recipe, each reading carries its phase, and the phase's limits are watched.
-        const recipe = recipes?.recipeOf(device);
         const phase = recipe ? recipes!.phaseOf(device, cip_id, input) : undefined;
         if (phase) {
           reading.phase = phase.name;
@@ -82,7 +79,7 @@ export function createIngest(deps: {
         const json = JSON.stringify(reading);
         latest.set(device, { reading, json });
         // The cycle rides along so the store keeps its counters with the reading.
-        events.emit(topics, { type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
+        events.emit({ type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
         out.push(json);
         // (A cycle's end closes its alarms: the cycles service's onClosed does it.)
         if (alarms && recipe && phase) alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
