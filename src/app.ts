@@ -21,6 +21,8 @@ import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { createMemoryStore } from "./store/memory";
 import { createSqliteStore } from "./store/sqlite";
+import { createPostgresStore } from "./store/postgres";
+import { createCluster, type Cluster } from "./cluster";
 import type { Store } from "./store/types";
 import { join } from "node:path";
 import { createCycles, type Cycles } from "./modules/cycles/service";
@@ -69,7 +71,9 @@ export interface Services {
   /** Cycle validation: present when RECIPES_FILE is set. */
   recipes: Recipes | undefined;
   alarms: Alarms;
-  reports: { build(device: string, cipId: number): CycleReport };
+  reports: { build(device: string, cipId: number): Promise<CycleReport> };
+  /** The shared bus (BUS_URL): present when several instances share one stream. */
+  cluster: Cluster | undefined;
   mqtt: MqttBridge | undefined;
   webhooks: Webhooks | undefined;
 }
@@ -85,27 +89,41 @@ export interface AppOptions {
   recipes?: Recipes | null;
 }
 
-function openStore(config: Config, clock: Clock, log: Logger): Store {
+function openStore(config: Config, clock: Clock, log: Logger): Store | Promise<Store> {
+  const onError = (error: unknown) => log.error("writing history failed; the batch is kept and retried", { error: String(error) });
+  if (config.databaseUrl) {
+    return createPostgresStore({
+      url: config.databaseUrl,
+      flushIntervalMs: config.flushIntervalMs,
+      flushMaxRows: 1000,
+      // With the bus, replay comes from the shared Redis stream.
+      replayMax: config.busUrl ? 0 : config.replayMax,
+      iso: clock.iso,
+      onError,
+    });
+  }
   if (config.storage === "memory") return createMemoryStore(config.replayMax);
   return createSqliteStore({
     path: join(config.dataDir, "sensorflow.db"),
     flushIntervalMs: config.flushIntervalMs,
     flushMaxRows: 1000,
     iso: clock.iso,
-    onError: (error) => log.error("writing history failed; the batch is kept and retried", { error: String(error) }),
+    onError,
   });
 }
 
-export function createServices(config: Config, options: AppOptions = {}): Services {
+export async function createServices(config: Config, options: AppOptions = {}): Promise<Services> {
   const clock = createClock(config.timezone, options.now);
   const log = options.log ?? createLogger(config);
   const bus = options.bus ?? createLocalBus();
-  const store = openStore(config, clock, log);
+  const store = await openStore(config, clock, log);
   // State survives restarts: seq, each device's latest reading and its cycle.
-  const restored = store.restore();
-  const events = createEvents(bus, store, restored.seq);
+  const restored = await store.restore();
+  // With the bus, the shared stream numbers events; this instance keeps a replay window of it.
+  const replay = config.busUrl && store.kind !== "memory" ? createMemoryStore(config.replayMax) : store;
+  const events = createEvents(bus, replay, restored.seq);
   const recipes = options.recipes !== undefined ? options.recipes ?? undefined
-    : config.recipesFile ? createRecipes(loadRecipesFile(config.recipesFile), store.savedRecipes()) : undefined;
+    : config.recipesFile ? createRecipes(loadRecipesFile(config.recipesFile), await store.savedRecipes()) : undefined;
   const alarms = createAlarms({ events, clock, debounceMs: recipes?.debounceMs ?? 10_000 });
   let reports: Services["reports"];
   const cycles = createCycles({
@@ -116,9 +134,9 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
       alarms.end(device, "cycle ended", cycle.lastMs);
       if (!recipes?.recipeOf(device) || !store.history) return;
       // After the current request: the verdict reads the whole cycle back from the store.
-      setTimeout(() => {
+      setTimeout(async () => {
         try {
-          const report = reports.build(device, cycle.cipId);
+          const report = await reports.build(device, cycle.cipId);
           const seq = events.nextSeq();
           const body = { device, cip_id: cycle.cipId, verdict: report.verdict, report_number: report.report_number,
             phases: report.phases.map((p) => ({ name: p.name, verdict: p.verdict })), seq };
@@ -139,10 +157,10 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   const latest = createLatestStore();
   const history = createHistory({ store, cycles, clock });
   reports = {
-    build(device, cipId) {
-      const summary = history.cycle(device, cipId);
-      const readings = history.cycleReadings(device, cipId);
-      return buildReport({ device, summary, readings, recipe: recipes?.recipeOf(device), alarms: collectAlarms(store, device, cipId), debounceMs: alarms.debounceMs, clock });
+    async build(device, cipId) {
+      const summary = await history.cycle(device, cipId);
+      const readings = await history.cycleReadings(device, cipId);
+      return buildReport({ device, summary, readings, recipe: recipes?.recipeOf(device), alarms: await collectAlarms(store, device, cipId), debounceMs: alarms.debounceMs, clock });
     },
   };
   for (const device of restored.devices) {
@@ -151,7 +169,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
   }
   const slots = createStreamSlots(config.maxStreamsPerKey, config.maxStreams);
   const sockets = new Set<StreamSocket>();
-  const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds, store, events, replayMax: config.replayMax });
+  const streams = createStreams({ bus, slots, keepAliveSeconds: config.sseKeepAliveSeconds, replay, events, replayMax: config.replayMax });
   let mqtt: MqttBridge | undefined;
   let webhooks: Webhooks | undefined;
   const metrics = createMetrics({
@@ -162,19 +180,24 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     alarms: () => ({ raised: alarms.raised(), active: alarms.active().length }),
     mqtt: () => mqtt?.stats(),
     webhooks: () => webhooks?.stats(),
+    bus: () => cluster?.status(),
     version: VERSION,
     commit: COMMIT,
   });
-  const ingest = createIngest({ clock, cycles, latest, events, metrics, limits: config.limits, recipes, alarms });
-  // Integrations listen to the events; with none configured, the hot path has no listener to call.
+  const cluster = config.busUrl ? createCluster({ config, clock, log, bus, events, replay, cycles, latest, store, metrics }) : undefined;
+  const ingest = cluster?.ingest ?? createIngest({ clock, cycles, latest, events, metrics, limits: config.limits, recipes, alarms });
+  // Integrations listen to the events (with the bus: to those this instance numbered, so each goes out
+  // once); with none configured, the hot path has no listener to call.
+  const listen = cluster ? cluster.listen : events.listen;
   if (config.mqttUrl) {
     mqtt = createMqttBridge(config, { ingest, log });
-    events.listen(mqtt.onEvent);
+    listen(mqtt.onEvent);
   }
   if (config.webhookUrls.length > 0) {
     webhooks = createWebhooks(config, { log });
-    events.listen(webhooks.onEvent);
+    listen(webhooks.onEvent);
   }
+  await cluster?.start();
   return {
     config,
     version: VERSION,
@@ -198,6 +221,7 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
     reports,
     mqtt,
     webhooks,
+    cluster,
   };
 }
 
@@ -205,8 +229,8 @@ export function createServices(config: Config, options: AppOptions = {}): Servic
 const HOUR = 3_600_000;
 
 
-export function createApp(config: Config, options: AppOptions = {}) {
-  const s = createServices(config, options);
+export async function createApp(config: Config, options: AppOptions = {}) {
+  const s = await createServices(config, options);
 
   // Background work: close cycles whose device went silent, and prune history past retention.
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -219,7 +243,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   };
   const startTimers = () => {
     const checkMs = options.cycleCheckMs ?? Math.min(config.cipGapMinutes * 6_000, 10_000);
-    timers.push(setInterval(() => s.cycles.closeIdle(s.clock.now()), checkMs));
+    const closeIdle = s.cluster ? s.cluster.closeIdle : s.cycles.closeIdle;
+    timers.push(setInterval(() => closeIdle(s.clock.now()), checkMs));
     // A subscriber that stops reading is closed before its backlog grows past SLOW_CLIENT_BYTES, so it
     // costs neither memory nor anyone else's latency; it can resume with its last seq.
     timers.push(setInterval(closeSlowSockets, 250));
@@ -293,7 +318,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
       s.webhooks?.close();
       s.bus.attach(null);
       s.streams.closeAll();
-      s.store.close();
+      void s.cluster?.stop();
+      void s.store.close();
     })
     .use(config.corsOrigins.length > 0 ? cors({
             origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
@@ -327,8 +353,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
     await s.mqtt?.close();
     s.webhooks?.close();
     s.bus.attach(null);
+    await s.cluster?.stop();
     // Everything acknowledged reaches the disk before the process ends.
-    s.store.close();
+    await s.store.close();
     app.server = null;
     return clean;
   };
@@ -336,4 +363,4 @@ export function createApp(config: Config, options: AppOptions = {}) {
   return { app, services: s, shutdown };
 }
 
-export type App = ReturnType<typeof createApp>["app"];
+export type App = Awaited<ReturnType<typeof createApp>>["app"];

@@ -6,6 +6,7 @@
 
 /** One published event: its sequence number, its type and its JSON text, serialised once. */
 export interface StreamEvent {
+  /** -1 for a provisional reading (taken during a Redis outage, not yet numbered): SSE sends it without an id. */
   seq: number;
   type: string;
   frame: string;
@@ -35,7 +36,7 @@ export interface Bus {
 const encoder = new TextEncoder();
 
 export function sseFrame(event: StreamEvent): Uint8Array {
-  return (event.sse ??= encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${event.frame}\n\n`));
+  return (event.sse ??= encoder.encode(`${event.seq >= 0 ? `id: ${event.seq}\n` : ""}event: ${event.type}\ndata: ${event.frame}\n\n`));
 }
 
 export function createLocalBus(): Bus {

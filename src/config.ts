@@ -1,6 +1,7 @@
 // Configuration: read once from the environment (Bun has already merged `.env` into it, without
 // overriding real variables), validated, and passed to createApp. Nothing else reads process.env.
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { t } from "elysia";
 
 export const Config = t.Object({
@@ -46,6 +47,10 @@ export const Config = t.Object({
   webhookRetries: t.Integer({ minimum: 0 }),
   webhookBackoffMs: t.Integer({ minimum: 1 }),
   webhookQueueMax: t.Integer({ minimum: 1 }),
+  busUrl: t.String(),
+  busNamespace: t.String(),
+  databaseUrl: t.String(),
+  instanceId: t.String(),
 });
 export type Config = typeof Config.static;
 
@@ -97,6 +102,10 @@ export const VARIABLES = {
   WEBHOOK_RETRIES: { default: "5", help: "retries after a failed webhook delivery, with exponential backoff" },
   WEBHOOK_BACKOFF_MS: { default: "1000", help: "wait before the first retry; doubles with each one" },
   WEBHOOK_QUEUE_MAX: { default: "1000", help: "webhook deliveries waiting at most; older ones beyond this are dropped (and counted)" },
+  BUS_URL: { default: "", help: "redis://host:6379: several instances share one stream, seq and cycle numbering through Redis (empty = one process, no Redis)" },
+  BUS_NAMESPACE: { default: "sensorflow", help: "prefix of every Redis key, so several plants can share one Redis" },
+  DATABASE_URL: { default: "", help: "postgres://user@host:5432/db: history in PostgreSQL, shared by every instance (empty = STORAGE decides)" },
+  INSTANCE_ID: { default: "", help: "name of this instance in logs, /health and /metrics (empty = host name and process id)" },
   CORS_ORIGINS: { default: "", help: "comma-separated browser origins allowed to call the API (* = any; empty = same origin only)" },
 } as const;
 export type Variable = keyof typeof VARIABLES;
@@ -187,6 +196,21 @@ export function loadConfig(env: Env): Config {
     return { tlsCertFile: cert, tlsKeyFile: key };
   };
 
+  const scaleOut = () => {
+    const busUrl = raw("BUS_URL");
+    if (busUrl !== "" && !/^rediss?:\/\/[^/]+/.test(busUrl)) fail("BUS_URL", "a Redis URL such as redis://127.0.0.1:6379");
+    const databaseUrl = raw("DATABASE_URL");
+    if (databaseUrl !== "" && !/^postgres(ql)?:\/\/[^/]+/.test(databaseUrl)) fail("DATABASE_URL", "a PostgreSQL URL such as postgres://sensorflow@127.0.0.1:5432/sensorflow");
+    const busNamespace = raw("BUS_NAMESPACE");
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(busNamespace)) fail("BUS_NAMESPACE", "1-64 letters, digits, '_', '.' or '-'");
+    // Live alarms keep per-device state in one process; with several instances they would each see part of a cycle.
+    if (busUrl !== "" && databaseUrl === "" && raw("STORAGE").toLowerCase() !== "memory") {
+      fail("DATABASE_URL", "set when BUS_URL is set (instances share history in PostgreSQL), or STORAGE=memory for live data only");
+    }
+    if (busUrl !== "" && raw("RECIPES_FILE") !== "") fail("RECIPES_FILE", "empty when BUS_URL is set: cycle validation runs in a single instance for now");
+    return { busUrl, busNamespace, databaseUrl, instanceId: raw("INSTANCE_ID") || `${hostname()}-${process.pid}` };
+  };
+
   const timezone = raw("TIMEZONE") || hostZone();
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: timezone });
@@ -238,6 +262,7 @@ export function loadConfig(env: Env): Config {
     webhookRetries: integer("WEBHOOK_RETRIES", 0, 100),
     webhookBackoffMs: integer("WEBHOOK_BACKOFF_MS", 1, 3_600_000),
     webhookQueueMax: integer("WEBHOOK_QUEUE_MAX", 1, 10_000_000),
+    ...scaleOut(),
   };
 }
 

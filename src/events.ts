@@ -47,11 +47,16 @@ export interface Recorder {
 export interface Events {
   nextSeq(): number;
   lastSeq(): number;
+  /** Events numbered elsewhere (the shared bus) and kept without being published move the last seq too. */
+  seen(seq: number): void;
   /** Publishes on the event's topics (`topicsOf`), records it, and hands it to the listeners. */
   emit(event: Emitted): void;
   /** Also hands every event to `listener` (integrations: MQTT, webhooks), after it is published. */
   listen(listener: (event: Recorded) => void): void;
 }
+
+/** The stream frame of an event: its JSON object with `type` appended (the same text live and replayed). */
+export const frameOf = (json: string, type: string) => `${json.slice(0, -1)},"type":"${type}"}`;
 
 export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events {
   let seq = startSeq;
@@ -70,8 +75,13 @@ export function createEvents(bus: Bus, recorder: Recorder, startSeq = 0): Events
     listen: (listener) => void listeners.push(listener),
     nextSeq: () => ++seq,
     lastSeq: () => seq,
+    seen(next) {
+      if (next > seq) seq = next;
+    },
     emit(event) {
-      const frame = `${event.json.slice(0, -1)},"type":"${event.type}"}`;
+      const frame = frameOf(event.json, event.type);
+      // Events numbered elsewhere (the shared bus) move this server's last seq along too.
+      if (event.seq > seq) seq = event.seq;
       const recorded: Recorded = Object.assign(event, { frame });
       // Recorded before it is published: whatever a subscriber sees can be replayed.
       recorder.record(recorded);

@@ -15,6 +15,8 @@ export interface MetricSources {
   alarms(): { raised: number; active: number };
   mqtt(): { connected: boolean; queued: number; published: number; dropped: number; ingestAccepted: number; ingestRejected: number } | undefined;
   webhooks(): { delivered: number; failed: number; retried: number; dropped: number; queued: number } | undefined;
+  /** The shared bus (BUS_URL), when there is one. */
+  bus(): { up: boolean; outbox: number; instance: string } | undefined;
   version: string;
   commit: string;
 }
@@ -188,6 +190,25 @@ export function createMetrics(sources: MetricSources): Metrics {
       const w = sources.webhooks();
       if (!w) return;
       for (const result of ["delivered", "retried", "failed", "dropped"] as const) this.inc({ result }, delta(`webhook.${result}`, w[result]));
+    },
+  });
+  new Gauge({
+    name: "sensorflow_bus_up",
+    help: "1 while this instance reaches the shared Redis bus (BUS_URL), 0 while it serves only its own subscribers",
+    labelNames: ["instance"] as const,
+    registers,
+    collect() {
+      this.reset();
+      const bus = sources.bus();
+      if (bus) this.set({ instance: bus.instance }, bus.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "sensorflow_bus_outbox",
+    help: "Readings acknowledged during a Redis outage and not yet shared (sent when Redis is back)",
+    registers,
+    collect() {
+      this.set(sources.bus()?.outbox ?? 0);
     },
   });
   const started = Date.now() / 1000;

@@ -5,15 +5,22 @@ import { COMMIT } from "./build-info";
 
 const AUTH_MODE = { key: "key required", open: "OPEN to anyone", loopback: "this machine only" } as const;
 
-export function serve(config: Config): Promise<number> {
-  let created: ReturnType<typeof createApp>;
+export async function serve(config: Config): Promise<number> {
+  let created: Awaited<ReturnType<typeof createApp>>;
   try {
-    created = createApp(config);
+    created = await createApp(config);
   } catch (error) {
-    // A recipes file with a mistake stops start-up with one sentence naming it.
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`sensorflow: ${error.message}\n`);
-    return Promise.resolve(2);
+    // A recipes file with a mistake stops start-up with one sentence naming it; so does a database
+    // that cannot be reached.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`sensorflow: ${error.message}\n`);
+      return 2;
+    }
+    if (config.databaseUrl && /postgres|connect|ECONNREFUSED|database/i.test(String(error))) {
+      process.stderr.write(`sensorflow: DATABASE_URL could not be used: ${String(error)}\n`);
+      return 2;
+    }
+    throw error;
   }
   const { app, services, shutdown } = created;
   const { log, auth } = services;

@@ -15,7 +15,7 @@ export interface Running {
   ws: string;
   port: number;
   logs: string[];
-  services: ReturnType<typeof createApp>["services"];
+  services: Awaited<ReturnType<typeof createApp>>["services"];
   /** Moves the server's clock forward. */
   advance(ms: number): void;
   stop(): Promise<void>;
@@ -35,7 +35,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
   });
   let now = Date.parse("2024-01-15T13:30:00.000Z");
   const logs: string[] = [];
-  const { app, services } = createApp(config, {
+  const { app, services } = await createApp(config, {
     now: () => now,
     log: createLogger(config, (line) => logs.push(line)),
     ...options,

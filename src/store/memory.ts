@@ -15,13 +15,14 @@ export function createMemoryStore(replayMax: number): Store {
   return {
     kind: "memory",
     history: false,
-    restore: () => ({ seq: 0, devices: [] }),
+    shared: false,
+    restore: async () => ({ seq: 0, devices: [] }),
     record(event) {
       ring[next] = event;
       next = (next + 1) % replayMax;
       if (count < replayMax) count++;
     },
-    flush() {},
+    flush: async () => {},
     since(seq, topics, limit): Replay {
       const wanted = new Set(topics);
       const events: Replay["events"] = [];
@@ -34,11 +35,11 @@ export function createMemoryStore(replayMax: number): Store {
       }
       return { events, oldest: count > 0 ? ring[first]!.seq : null };
     },
-    readings: () => [],
-    buckets: () => [],
-    cycles: () => [],
-    cycle: () => undefined,
-    events(device, typePrefix, fromMs, toMs, limit) {
+    readings: async () => [],
+    buckets: async () => [],
+    cycles: async () => [],
+    cycle: async () => undefined,
+    async events(device, typePrefix, fromMs, toMs, limit) {
       const found = ring.filter(
         (e): e is Recorded =>
           e !== undefined && e.device === device && e.type.startsWith(typePrefix) &&
@@ -46,10 +47,10 @@ export function createMemoryStore(replayMax: number): Store {
       );
       return found.sort((a, b) => a.seq - b.seq).slice(0, limit).map((e) => e.frame);
     },
-    saveRecipe() {},
-    savedRecipes: () => ({}),
+    saveRecipe: async () => {},
+    savedRecipes: async () => ({}),
     prune: async () => 0,
     size: () => ({ bytes: 0, oldestMs: null }),
-    close() {},
+    close: async () => {},
   };
 }

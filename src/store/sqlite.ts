@@ -200,7 +200,8 @@ export function createSqliteStore(options: SqliteOptions): Store {
   return {
     kind: "sqlite",
     history: true,
-    restore(): Restored {
+    shared: false,
+    async restore(): Promise<Restored> {
       const meta = db.query("SELECT value FROM meta WHERE key = 'seq'").get() as { value: number } | null;
       const maxEvent = db.query("SELECT MAX(seq) AS seq FROM events").get() as { seq: number | null };
       const seq = Math.max(meta?.value ?? 0, maxEvent.seq ?? 0);
@@ -234,7 +235,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       if (options.flushIntervalMs === 0 || queue.length >= options.flushMaxRows) flush();
       else timer ??= setTimeout(flush, options.flushIntervalMs);
     },
-    flush,
+    flush: async () => flush(),
     since(seq, topics, limit): Replay {
       flush();
       const readingWhere: string[] = [];
@@ -272,7 +273,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       });
       return { events, oldest };
     },
-    readings(q) {
+    async readings(q) {
       flush();
       const { sql, params } = where(q, q.order);
       const rows = cached(`SELECT ${READING_COLUMNS} FROM readings WHERE ${sql} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"} LIMIT ?`).all(
@@ -281,7 +282,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       ) as ReadingRow[];
       return rows.map(readingOf);
     },
-    buckets(q, bucketMs, limit): Bucket[] {
+    async buckets(q, bucketMs, limit): Promise<Bucket[]> {
       flush();
       const { sql, params } = where(q);
       const rows = cached(
@@ -289,27 +290,27 @@ export function createSqliteStore(options: SqliteOptions): Store {
       ).all(bucketMs, bucketMs, ...params, limit) as (StatsRow & { start_ms: number })[];
       return rows.map((row) => ({ startMs: row.start_ms, count: row.count, stats: statsOf(row) }));
     },
-    cycles(device, limit) {
+    async cycles(device, limit) {
       flush();
       const rows = cached("SELECT * FROM cycles WHERE device = ? ORDER BY cip_id DESC LIMIT ?").all(device, limit) as CycleRow[];
       return rows.map(summaryOf);
     },
-    cycle(device, cipId) {
+    async cycle(device, cipId) {
       flush();
       const row = cached("SELECT * FROM cycles WHERE device = ? AND cip_id = ?").get(device, cipId) as CycleRow | null;
       return row ? summaryOf(row) : undefined;
     },
-    events(device, typePrefix, fromMs, toMs, limit) {
+    async events(device, typePrefix, fromMs, toMs, limit) {
       flush();
       const rows = cached(
         "SELECT frame FROM events WHERE device = ? AND type LIKE ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq LIMIT ?",
       ).all(device, `${typePrefix}%`, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER, limit) as { frame: string }[];
       return rows.map((r) => r.frame);
     },
-    saveRecipe(device, recipe) {
+    async saveRecipe(device, recipe) {
       cached("INSERT INTO device_recipes (device, recipe) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET recipe = excluded.recipe").run(device, recipe);
     },
-    savedRecipes() {
+    async savedRecipes() {
       const rows = cached("SELECT device, recipe FROM device_recipes").all() as { device: string; recipe: string | null }[];
       return Object.fromEntries(rows.map((r) => [r.device, r.recipe]));
     },
@@ -332,7 +333,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       const oldest = db.query("SELECT ts_ms AS ms FROM readings ORDER BY seq LIMIT 1").get() as { ms: number } | null;
       return { bytes: page.bytes, oldestMs: oldest?.ms ?? null };
     },
-    close() {
+    async close() {
       flush();
       db.close();
     },

@@ -1,4 +1,4 @@
-// One store interface for every backend (embedded SQLite now; PostgreSQL can serve the same).
+// One store interface for every backend: embedded SQLite (one box), PostgreSQL (several instances), memory.
 // The ingest path only calls `record`, which queues; everything else is for start-up and queries.
 import type { Recorder } from "../events";
 import type { CycleState } from "../modules/cycles/service";
@@ -52,25 +52,29 @@ export interface HistorySize {
 }
 
 export interface Store extends Recorder {
-  readonly kind: "sqlite" | "memory";
+  readonly kind: "sqlite" | "memory" | "postgres";
   /** Whether readings are kept for history queries (false: latest values and replay only). */
   readonly history: boolean;
-  restore(): Restored;
+  /** Whether other instances write to the same history (PostgreSQL): each instance records only what it ingested. */
+  readonly shared: boolean;
+  restore(): Promise<Restored>;
   /** Writes everything queued; a clean shutdown calls it last. */
-  flush(): void;
+  flush(): Promise<void>;
+  /** Recent events for a client resuming with its last seq; synchronous, so no event falls between replay and subscription. */
   since(seq: number, topics: readonly string[], limit: number): Replay;
-  readings(query: ReadingQuery): StoredReading[];
-  buckets(query: Omit<ReadingQuery, "order" | "limit" | "after">, bucketMs: number, limit: number): Bucket[];
+  readings(query: ReadingQuery): Promise<StoredReading[]>;
+  buckets(query: Omit<ReadingQuery, "order" | "limit" | "after">, bucketMs: number, limit: number): Promise<Bucket[]>;
   /** Closed and open cycles as last written, newest first. */
-  cycles(device: string, limit: number): CycleSummary[];
-  cycle(device: string, cipId: number): CycleSummary | undefined;
+  cycles(device: string, limit: number): Promise<CycleSummary[]>;
+  cycle(device: string, cipId: number): Promise<CycleSummary | undefined>;
   /** Frames of a device's published events whose type starts with `typePrefix` (e.g. "alarm."), oldest first. */
-  events(device: string, typePrefix: string, fromMs: number | undefined, toMs: number | undefined, limit: number): string[];
+  events(device: string, typePrefix: string, fromMs: number | undefined, toMs: number | undefined, limit: number): Promise<string[]>;
   /** Recipe assignments made at run time (PUT /api/devices/:device), kept across restarts. */
-  saveRecipe(device: string, recipe: string | null): void;
-  savedRecipes(): Record<string, string | null>;
+  saveRecipe(device: string, recipe: string | null): Promise<void>;
+  savedRecipes(): Promise<Record<string, string | null>>;
   /** Deletes history older than `beforeMs` a chunk at a time; resolves to the rows removed. */
   prune(beforeMs: number): Promise<number>;
+  /** Size on disk and the oldest reading (PostgreSQL: as of the last refresh, at most a minute old). */
   size(): HistorySize;
-  close(): void;
+  close(): Promise<void>;
 }

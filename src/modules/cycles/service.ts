@@ -64,6 +64,19 @@ export function summarise(
   };
 }
 
+/** Counts a reading into its cycle: the running min/max/sum behind the cycle's summary. */
+export function addToCycle(cycle: CycleState, ms: number, reading: Pick<ReadingInput, Metric>): void {
+  if (ms > cycle.lastMs) cycle.lastMs = ms;
+  cycle.readings++;
+  for (const metric of METRICS) {
+    const stats = cycle.stats[metric];
+    const value = reading[metric];
+    if (value < stats.min) stats.min = value;
+    if (value > stats.max) stats.max = value;
+    stats.sum += value;
+  }
+}
+
 export function createCycles(deps: {
   gapMinutes: number;
   clock: Clock;
@@ -107,15 +120,7 @@ export function createCycles(deps: {
         if (!cycle.closed) close(device, cycle, ms);
         cycle = open(device, cycle.cipId + 1, ms);
       }
-      cycle.lastMs = ms;
-      cycle.readings++;
-      for (const metric of METRICS) {
-        const stats = cycle.stats[metric];
-        const value = reading[metric];
-        if (value < stats.min) stats.min = value;
-        if (value > stats.max) stats.max = value;
-        stats.sum += value;
-      }
+      addToCycle(cycle, ms, reading);
       return cycle.cipId;
     },
     get: (device) => state.get(device),

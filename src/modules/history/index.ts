@@ -10,10 +10,12 @@ import { readingsCsv } from "./service";
 
 const errors = { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 422: ErrorBody };
 
-const csv = (body: string, filename: string, headers: Record<string, string> = {}) =>
+// Typed `never`: Elysia sends a Response as it is, but cannot type an async handler that returns
+// either one or the JSON its schema describes.
+const csv = (body: string, filename: string, headers: Record<string, string> = {}): never =>
   new Response(body, {
     headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${filename}"`, ...headers },
-  });
+  }) as never;
 
 export function historyRoutes(s: Services) {
   const beforeHandle = guard(s.auth, "read");
@@ -22,10 +24,10 @@ export function historyRoutes(s: Services) {
   return new Elysia({ name: "history" })
     .get(
       "/api/devices/:device/readings",
-      ({ params, query }) => {
+      async ({ params, query }) => {
         const { device } = params;
         if (query.bucket !== undefined) {
-          const page = history.buckets(device, { ...query, bucket: query.bucket });
+          const page = await history.buckets(device, { ...query, bucket: query.bucket });
           if (query.format !== "csv") return page;
           const header = ["start", "count", ...["temperature", "pressure", "concentration", "flow"].flatMap((m) => [`${m}_min`, `${m}_avg`, `${m}_max`])];
           const rows = page.buckets.map((b) =>
@@ -33,7 +35,7 @@ export function historyRoutes(s: Services) {
           );
           return csv([header.join(","), ...rows].join("\n") + "\n", `${device}-${query.bucket}.csv`);
         }
-        const page = history.readings(device, query);
+        const page = await history.readings(device, query);
         if (query.format !== "csv") return page;
         return csv(readingsCsv(page.readings), `${device}-readings.csv`, page.next ? { "x-next-cursor": page.next } : {});
       },
@@ -50,7 +52,7 @@ export function historyRoutes(s: Services) {
         },
       },
     )
-    .get("/api/devices/:device/cycles", ({ params }) => ({ device: params.device, cycles: history.cycles(params.device) }), {
+    .get("/api/devices/:device/cycles", async ({ params }) => ({ device: params.device, cycles: await history.cycles(params.device) }), {
       params: DeviceParams,
       beforeHandle,
       response: { 200: t.Composite([t.Object({ device: t.String() }), CycleList]), ...errors },
@@ -64,8 +66,8 @@ export function historyRoutes(s: Services) {
     })
     .get(
       "/api/devices/:device/cycles/:cip_id/readings",
-      ({ params, query }) => {
-        const rows = history.cycleReadings(params.device, params.cip_id);
+      async ({ params, query }) => {
+        const rows = await history.cycleReadings(params.device, params.cip_id);
         if (query.format === "csv") return csv(readingsCsv(rows), `${params.device}-cycle-${params.cip_id}.csv`);
         return { device: params.device, cip_id: params.cip_id, readings: rows };
       },

@@ -45,10 +45,10 @@ export function createHistory(deps: { store: Store; cycles: Cycles; clock: Clock
   };
 
   return {
-    readings(device: string, q: HistoryQuery) {
+    async readings(device: string, q: HistoryQuery) {
       requireHistory();
       const limit = q.limit ?? 1000;
-      const rows = store.readings({
+      const rows = await store.readings({
         device,
         fromMs: parseTime(q.from, "from"),
         toMs: parseTime(q.to, "to"),
@@ -61,10 +61,10 @@ export function createHistory(deps: { store: Store; cycles: Cycles; clock: Clock
       return { device, readings: rows, next: more ? String(rows[rows.length - 1]!.seq) : null };
     },
 
-    buckets(device: string, q: HistoryQuery & { bucket: string }) {
+    async buckets(device: string, q: HistoryQuery & { bucket: string }) {
       requireHistory();
       const size = bucketMs(q.bucket);
-      const rows = store.buckets({ device, fromMs: parseTime(q.from, "from"), toMs: parseTime(q.to, "to") }, size, MAX_BUCKETS);
+      const rows = await store.buckets({ device, fromMs: parseTime(q.from, "from"), toMs: parseTime(q.to, "to") }, size, MAX_BUCKETS);
       return {
         device,
         bucket: q.bucket,
@@ -73,30 +73,30 @@ export function createHistory(deps: { store: Store; cycles: Cycles; clock: Clock
     },
 
     /** Newest first; the running cycle comes from memory, so it is never stale. */
-    cycles(device: string): CycleSummary[] {
+    async cycles(device: string): Promise<CycleSummary[]> {
       const current = cycles.get(device);
       const live = current ? cycles.summary(device, current) : undefined;
       if (!store.history) return live ? [live] : [];
-      const stored = store.cycles(device, 10_000);
+      const stored = await store.cycles(device, 10_000);
       // A closed cycle's stored row is the complete one (it carries the verdict).
       if (!live || (current!.closed && stored.some((c) => c.cip_id === live.cip_id && !c.open))) return stored;
       return [live, ...stored.filter((c) => c.cip_id !== live.cip_id)];
     },
 
-    cycle(device: string, cipId: number): CycleSummary {
+    async cycle(device: string, cipId: number): Promise<CycleSummary> {
       const current = cycles.get(device);
       if (current && current.cipId === cipId) {
-        const stored = current.closed && store.history ? store.cycle(device, cipId) : undefined;
+        const stored = current.closed && store.history ? await store.cycle(device, cipId) : undefined;
         return stored && !stored.open ? stored : cycles.summary(device, current);
       }
-      const stored = store.history ? store.cycle(device, cipId) : undefined;
+      const stored = store.history ? await store.cycle(device, cipId) : undefined;
       if (!stored) throw new ApiError(404, "no_cycle", `Device "${device}" has no cycle ${cipId}.`);
       return stored;
     },
 
-    cycleReadings(device: string, cipId: number): StoredReading[] {
+    async cycleReadings(device: string, cipId: number): Promise<StoredReading[]> {
       requireHistory();
-      this.cycle(device, cipId);
+      await this.cycle(device, cipId);
       return store.readings({ device, cipId, order: "asc", limit: 10_000_000 });
     },
   };

@@ -22,11 +22,14 @@ export function ingestRoutes(s: Services) {
     started.set(request, performance.now());
     return readJson(request, s.config.maxBodyBytes);
   };
-  const created = (request: Request, text: string) => {
+  const reply = (request: Request, jsons: string[], one: boolean) => {
     const t0 = started.get(request);
     if (t0 !== undefined) s.metrics.ingestSeconds((performance.now() - t0) / 1000);
-    return json(text, 201);
+    return json(one ? jsons[0]! : `[${jsons.join(",")}]`, 201);
   };
+  // One box answers synchronously; with BUS_URL the answer waits for Redis to number the readings.
+  const created = (request: Request, accepted: string[] | Promise<string[]>, one = true) =>
+    Array.isArray(accepted) ? reply(request, accepted, one) : accepted.then((jsons) => reply(request, jsons, one));
   // Key first, then the device's and the key's rate: a flood from one board never starves the others.
   const perDevice = createRateLimiter(s.config.ratePerDevice, s.clock.now);
   const perKey = createRateLimiter(s.config.ratePerKey, s.clock.now);
@@ -58,13 +61,13 @@ export function ingestRoutes(s: Services) {
     });
 
   return new Elysia({ name: "ingest" })
-    .post("/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])[0]!), legacy("/sensor_data"))
-    .post("/api/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])[0]!), legacy("/api/sensor_data"))
+    .post("/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])), legacy("/sensor_data"))
+    .post("/api/sensor_data", ({ body, request }) => created(request, s.ingest.accept(s.config.defaultDevice, [body])), legacy("/api/sensor_data"))
     .post(
       "/api/devices/:device/readings",
       ({ body, params, request }) => {
-        if (!Array.isArray(body)) return created(request, s.ingest.accept(params.device, [body])[0]!);
-        return created(request, `[${s.ingest.accept(params.device, body).join(",")}]`);
+        if (!Array.isArray(body)) return created(request, s.ingest.accept(params.device, [body]));
+        return created(request, s.ingest.accept(params.device, body), false);
       },
       {
         params: DeviceParams,

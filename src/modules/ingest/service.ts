@@ -12,8 +12,11 @@ import type { ReadingInput, StoredReading } from "../readings/model";
 import type { LatestStore } from "../readings/service";
 
 export interface Ingest {
-  /** Stores and publishes readings of one device received now; returns each stored reading's JSON. */
-  accept(device: string, inputs: readonly ReadingInput[]): string[];
+  /**
+   * Stores and publishes readings of one device received now; returns each stored reading's JSON.
+   * Synchronous on one box (published before the 201 leaves); a promise when Redis numbers them (BUS_URL).
+   */
+  accept(device: string, inputs: readonly ReadingInput[]): string[] | Promise<string[]>;
 }
 
 export type Limits = Partial<Record<Metric, { min?: number; max?: number }>>;

@@ -94,11 +94,13 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
         return reject("not JSON (a failed sensor's nan?)");
       }
       if (!checkBatch.Check(body)) return reject("not a reading: four finite numbers temperature, pressure, concentration, flow");
+      const refuse = (error: unknown) => reject(error instanceof ApiError ? error.message : String(error));
       try {
         const accepted = deps.ingest.accept(device, Array.isArray(body) ? body : [body]);
-        stats.ingestAccepted += accepted.length;
+        if (Array.isArray(accepted)) stats.ingestAccepted += accepted.length;
+        else accepted.then((list) => void (stats.ingestAccepted += list.length), refuse);
       } catch (error) {
-        reject(error instanceof ApiError ? error.message : String(error));
+        refuse(error);
       }
     });
   };

@@ -21,14 +21,14 @@ export function reportRoutes(s: Services) {
   return new Elysia({ name: "reports" })
     .put(
       "/api/devices/:device",
-      ({ params, body }) => {
+      async ({ params, body }) => {
         if (!s.recipes) throw noRecipes();
         if (body.recipe !== null && !s.recipes.file.recipes[body.recipe]) {
           const known = Object.keys(s.recipes.file.recipes).join(", ");
           throw new ApiError(422, "unknown_recipe", `There is no recipe "${body.recipe}"; known: ${known}.`, [{ field: "recipe", message: "not in RECIPES_FILE" }]);
         }
         s.recipes.assign(params.device, body.recipe);
-        s.store.saveRecipe(params.device, body.recipe);
+        await s.store.saveRecipe(params.device, body.recipe);
         return { device: params.device, recipe: body.recipe };
       },
       {
@@ -41,10 +41,10 @@ export function reportRoutes(s: Services) {
     )
     .get(
       "/api/devices/:device/alarms",
-      ({ params, query }) => {
+      async ({ params, query }) => {
         const active = s.alarms.active(params.device);
         if (query.active === "true") return { device: params.device, alarms: active };
-        const frames = s.store.events(params.device, "alarm.", parseTime(query.from, "from"), parseTime(query.to, "to"), 10_000);
+        const frames = await s.store.events(params.device, "alarm.", parseTime(query.from, "from"), parseTime(query.to, "to"), 10_000);
         return { device: params.device, active, events: frames.map((f) => JSON.parse(f) as Record<string, unknown>) };
       },
       {
@@ -64,9 +64,9 @@ export function reportRoutes(s: Services) {
     )
     .get(
       "/api/devices/:device/cycles/:cip_id/report",
-      ({ params, query, set }) => {
+      async ({ params, query, set }) => {
         if (!s.recipes) throw noRecipes();
-        const report = s.reports.build(params.device, params.cip_id);
+        const report = await s.reports.build(params.device, params.cip_id);
         if (query.format === "csv") {
           return new Response(reportCsv(report), {
             headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="report-${report.report_number}.csv"` },

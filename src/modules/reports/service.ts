@@ -188,9 +188,9 @@ export function reportCsv(report: CycleReport): string {
   return lines.join("\n") + "\n";
 }
 
-export function collectAlarms(store: Store, device: string, cipId: number): (Alarm & { cleared_at?: string })[] {
+export async function collectAlarms(store: Store, device: string, cipId: number): Promise<(Alarm & { cleared_at?: string })[]> {
   const raised = new Map<string, Alarm & { cleared_at?: string }>();
-  for (const frame of store.events(device, "alarm.", undefined, undefined, 100_000)) {
+  for (const frame of await store.events(device, "alarm.", undefined, undefined, 100_000)) {
     const event = JSON.parse(frame) as Alarm & { type: string; cleared_at?: string; seq: number };
     if (event.cip_id !== cipId) continue;
     const key = `${event.phase}\u0000${event.metric}\u0000${event.raised_at}`;

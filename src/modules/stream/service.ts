@@ -1,7 +1,7 @@
 // Live streams: who is connected, on which topics, and the SSE keep-alive. Fan-out itself is the
 // bus's job; this module tracks connections so they can be counted, capped and closed.
 import type { StreamSlots } from "../../auth";
-import type { Bus } from "../../bus";
+import { sseFrame, type Bus } from "../../bus";
 import type { Events } from "../../events";
 import type { Store } from "../../store/types";
 import { ApiError } from "../../errors";
@@ -51,11 +51,12 @@ export function createStreams(deps: {
   bus: Bus;
   slots: StreamSlots;
   keepAliveSeconds: number;
-  store: Store;
+  /** Where recent events are kept for replay (the store on one box; the copy of the shared stream with BUS_URL). */
+  replay: Pick<Store, "since">;
   events: Events;
   replayMax: number;
 }): Streams {
-  const { bus, slots, store, events } = deps;
+  const { bus, slots, events } = deps;
 
   const replay = (since: number, topics: readonly string[]): Replayed => {
     const last = events.lastSeq();
@@ -64,7 +65,7 @@ export function createStreams(deps: {
       // The client saw numbers this server never gave (it lost its history): say so.
       return { frames: [], gap: JSON.stringify({ type: "replay.gap", requested: since, oldest: null, last, message: `seq ${since} is ahead of this server's last event (${last}); events were not kept.` }) };
     }
-    const { events: frames, oldest } = store.since(since, topics, deps.replayMax);
+    const { events: frames, oldest } = deps.replay.since(since, topics, deps.replayMax);
     const gap =
       oldest === null || oldest > since + 1
         ? JSON.stringify({
@@ -107,8 +108,10 @@ export function createStreams(deps: {
           const sink = {
             send(chunk: Uint8Array, seq: number) {
               // An event on two subscribed topics (cycles and devices/x) goes out once.
-              if (seq <= lastSeq) return;
-              lastSeq = seq;
+              if (seq >= 0) {
+                if (seq <= lastSeq) return;
+                lastSeq = seq;
+              }
               if ((controller.desiredSize ?? 0) < -SSE_MAX_QUEUE) connection?.close();
               else controller.enqueue(chunk);
             },
@@ -136,7 +139,7 @@ export function createStreams(deps: {
             const { frames, gap } = replay(since, topics);
             if (gap) controller.enqueue(encoder.encode(`event: replay.gap\ndata: ${gap}\n\n`));
             for (const event of frames) {
-              controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${event.frame}\n\n`));
+              controller.enqueue(sseFrame(event));
               lastSeq = event.seq;
             }
           }
