@@ -206,6 +206,7 @@ export function createCluster(deps: {
   const drain = async () => {
     if (draining) return;
     draining = true;
+    let shared = 0;
     try {
       while (state === "up") {
         const rows = outbox.peek(200);
@@ -219,10 +220,11 @@ export function createCluster(deps: {
           const out = await run("ingest", group[0]!.device, [String(group.length), ...group.flatMap((r) => [String(r.ms), r.head, ...r.values])]);
           outbox.remove(group.map((r) => r.id));
           numbered(group[0]!.device, out);
+          shared += group.length;
           i = j;
         }
       }
-      if (outbox.size() === 0) log.info("outbox empty: every reading taken during the outage is shared");
+      if (shared > 0 && outbox.size() === 0) log.info("outbox empty: every reading taken during the outage is shared", { readings: shared });
     } catch (error) {
       if (lost(error)) fail(error);
       else log.error("sharing readings from the outbox failed; they stay there", { error: String(error) });
