@@ -260,6 +260,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       }
     }
   };
+  let closing: Promise<void> = Promise.resolve();
   const stopTimers = () => {
     for (const timer of timers.splice(0)) clearInterval(timer);
   };
@@ -312,14 +313,17 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       s.bus.attach(server);
       startTimers();
     })
+    // Elysia does not wait for onStop: `closed()` resolves once the store has everything.
     .onStop(() => {
-      stopTimers();
-      void s.mqtt?.close();
-      s.webhooks?.close();
-      s.bus.attach(null);
-      s.streams.closeAll();
-      void s.cluster?.stop();
-      void s.store.close();
+      closing = (async () => {
+        stopTimers();
+        void s.mqtt?.close();
+        s.webhooks?.close();
+        s.bus.attach(null);
+        s.streams.closeAll();
+        await s.cluster?.stop();
+        await s.store.close();
+      })();
     })
     .use(config.corsOrigins.length > 0 ? cors({
             origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
@@ -360,7 +364,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     return clean;
   };
 
-  return { app, services: s, shutdown };
+  return { app, services: s, shutdown, closed: () => closing };
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>["app"];

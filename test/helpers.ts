@@ -2,6 +2,7 @@
 import { createApp, type AppOptions } from "../src/app";
 import { loadConfig, type Env } from "../src/config";
 import { createLogger } from "../src/log";
+import { SQL } from "bun";
 
 export const INGEST_KEY = "board-key-1";
 export const READ_KEY = "screen-key-1";
@@ -35,7 +36,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
   });
   let now = Date.parse("2024-01-15T13:30:00.000Z");
   const logs: string[] = [];
-  const { app, services } = await createApp(config, {
+  const { app, services, closed } = await createApp(config, {
     now: () => now,
     log: createLogger(config, (line) => logs.push(line)),
     ...options,
@@ -49,7 +50,10 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     logs,
     services,
     advance: (ms) => void (now += ms),
-    stop: async () => void (await app.stop(true)),
+    stop: async () => {
+      await app.stop(true);
+      await closed();
+    },
   };
 }
 
@@ -343,4 +347,26 @@ export async function createTestHost(octet: number): Promise<TestHost> {
       await run(["ip", "netns", "del", ns]);
     },
   };
+}
+
+export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const pgDatabases: string[] = [];
+
+/** A fresh, empty PostgreSQL database for one server (DATABASE_URL); `dropDatabases` removes them. */
+export async function postgresEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const name = `sensorflow_t_${process.pid}_${pgDatabases.length}_${Math.random().toString(36).slice(2, 6)}`;
+  const admin = new SQL(TEST_PG_URL, { max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  pgDatabases.push(name);
+  return { DATABASE_URL: TEST_PG_URL.replace(/\/[^/]*$/, `/${name}`), ...extra };
+}
+
+export async function dropDatabases(): Promise<void> {
+  const admin = new SQL(TEST_PG_URL, { max: 1 });
+  for (const name of pgDatabases.splice(0)) await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.close();
 }

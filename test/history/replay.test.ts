@@ -1,9 +1,9 @@
 // A client that drops its connection and comes back with its last seq misses nothing.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { READ_KEY, READING, SseClient, openWs, post, start, type Running } from "../helpers";
+import { READ_KEY, READING, SseClient, dropDatabases, openWs, post, postgresEnv, start, type Running } from "../helpers";
 
 let server: Running | undefined;
 afterEach(async () => {
@@ -12,9 +12,11 @@ afterEach(async () => {
 });
 
 const storages = {
-  sqlite: () => ({ STORAGE: "sqlite", DATA_DIR: mkdtempSync(join(tmpdir(), "sensorflow-replay-")) }),
-  memory: () => ({ STORAGE: "memory" }),
+  sqlite: async () => ({ STORAGE: "sqlite", DATA_DIR: mkdtempSync(join(tmpdir(), "sensorflow-replay-")) }),
+  memory: async () => ({ STORAGE: "memory" }),
+  postgres: () => postgresEnv(),
 };
+afterAll(dropDatabases);
 
 async function postMany(s: Running, count: number, device = "line-1") {
   const seqs: number[] = [];
@@ -28,7 +30,7 @@ async function postMany(s: Running, count: number, device = "line-1") {
 for (const [name, storage] of Object.entries(storages)) {
   describe(`replay on reconnect (STORAGE=${name})`, () => {
     test("a WebSocket client that missed 100 readings gets exactly those, in order, then live ones", async () => {
-      server = await start(storage());
+      server = await start(await storage());
       const first = await openWs(`${server.ws}/ws?topics=devices/line-1&api-key=${READ_KEY}`);
       await first.nextOf("welcome");
       await postMany(server, 3);
@@ -57,7 +59,7 @@ for (const [name, storage] of Object.entries(storages)) {
     });
 
     test("an SSE client reconnecting with Last-Event-ID gets exactly the 100 it missed, then live ones", async () => {
-      server = await start(storage());
+      server = await start(await storage());
       const first = await SseClient.open(`${server.url}/api/stream?topics=readings`);
       await postMany(server, 2);
       await first.nextEvent();

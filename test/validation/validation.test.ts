@@ -1,7 +1,7 @@
 // Cycle validation end to end: the simulator plays boards over real TCP with the firmware's bytes,
 // while the server's clock follows the simulated time (one second per reading), so a 30-minute
 // cycle runs in a few seconds and the report sees real durations.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { parse as parseToml } from "smol-toml";
 import { EXAMPLE_RECIPES } from "../../src/modules/recipes/example";
 import type { Recipe } from "../../src/modules/recipes/model";
 import { simulate, type Fault } from "../../src/simulate";
-import { INGEST_KEY, READ_KEY, get, openWs, run, start, type Running } from "../helpers";
+import { INGEST_KEY, READ_KEY, dropDatabases, get, openWs, postgresEnv, run, start, type Running } from "../helpers";
 
 const example = parseToml(EXAMPLE_RECIPES) as unknown as { recipes: Record<string, Recipe> };
 const RECIPE = example.recipes["dairy-5-step"]!;
@@ -18,6 +18,7 @@ afterEach(async () => {
   await server?.stop();
   server = undefined;
 });
+afterAll(dropDatabases);
 
 async function startWithRecipes(extra: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sensorflow-validation-"));
@@ -108,6 +109,25 @@ describe("cycle validation", () => {
     const metrics = await (await get(`${s.url}/metrics`)).text();
     expect(metrics).toContain("sensorflow_alarms_raised_total 1");
     ws.close();
+  }, 30_000);
+
+  test("with history in PostgreSQL the report, its alarms and the stored verdict are the same", async () => {
+    const s = await startWithRecipes(await postgresEnv());
+    const sim = await playCycle(s, "dip");
+    expect(sim.statuses).toEqual({ 201: sim.sent });
+    const r = await report(s);
+    expect(r.verdict).toBe("FAIL");
+    expect(r.phases.map((p: { name: string; verdict: string }) => `${p.name} ${p.verdict}`)).toEqual([
+      "pre-rinse PASS", "caustic FAIL", "intermediate rinse PASS", "acid PASS", "final rinse PASS",
+    ]);
+    expect(r.cycle.readings).toBe(sim.sent);
+    expect(r.alarms).toHaveLength(1);
+    let cycles: { cip_id: number; verdict?: string }[] = [];
+    for (let i = 0; i < 100 && cycles[0]?.verdict === undefined; i++) {
+      await Bun.sleep(20);
+      cycles = (await (await get(`${s.url}/api/devices/line-1/cycles`)).json()).cycles;
+    }
+    expect(cycles[0]).toMatchObject({ cip_id: 1, verdict: "FAIL" });
   }, 30_000);
 
   test("a short dip inside the debounce raises no alarm", async () => {
