@@ -170,17 +170,20 @@ const SAMPLED = 20;
  * message from its POST being sent (the reading's temperature carries its index).
  */
 export async function fanout(
-  url: string,
+  /** One server, or several instances: subscriber n joins urls[n % k], POST i goes to urls[i % k]. */
+  target: string | string[],
   kind: "ws" | "sse",
   subscribers: number,
   rate: number | "max",
   durationMs: number,
 ): Promise<FanoutResult> {
+  const urls = typeof target === "string" ? [target] : target;
   const sentAt: number[] = [];
   const latencies: number[] = [];
   const subs: Subscriber[] = [];
   const ready: Promise<void>[] = [];
   for (let n = 0; n < subscribers; n++) {
+    const url = urls[n % urls.length]!;
     const sampled = n < SAMPLED;
     const onFrame = (frame: string) => {
       if (!sampled) return;
@@ -244,7 +247,7 @@ export async function fanout(
   const post = async () => {
     const i = posted++;
     sentAt[i] = performance.now();
-    const response = await fetch(`${url}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: BODY(i) });
+    const response = await fetch(`${urls[i % urls.length]}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: BODY(i) });
     await response.arrayBuffer();
     if (response.status === 201) accepted++;
   };

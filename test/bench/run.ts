@@ -1,10 +1,11 @@
-// `bun run bench [--quick] [--only ingest,fanout,sse,footprint]`: SensorFlow side by side with a
+// `bun run bench [--quick] [--only ingest,fanout,sse,footprint,mqtt,scale]`: SensorFlow side by side with a
 // raw Bun.serve baseline doing the same work, in the same run. Prints tables and writes JSON to
 // test/bench/results/. Servers are pinned to CPU 0 and this load generator to CPU 1.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { RedisClient } from "bun";
 import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
 
 // fetch allows 256 connections at once by default; 1,000 SSE subscribers need more. Set it and re-run.
@@ -18,7 +19,7 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" }, seconds: { type: "string" } } });
 const quick = values.quick ?? false;
-const only = new Set((values.only ?? "ingest,fanout,sse,footprint,mqtt").split(","));
+const only = new Set((values.only ?? "ingest,fanout,sse,footprint,mqtt,scale").split(","));
 const seconds = values.seconds ? Number(values.seconds) : quick ? 0.5 : 5;
 const pinned = pin(process.pid, "1");
 
@@ -139,6 +140,43 @@ if (only.has("mqtt")) {
   table("Ingest with the MQTT bridge on (readings/s)", ["server", "keep-alive/s", "close/s"], rows);
   console.log(`MQTT bridge on vs off: keep-alive ${fmt(ratio.keepAlive, 2)}, connection-per-request ${fmt(ratio.close, 2)}`);
   results.mqtt = { ...mqttRuns, ratio };
+}
+
+if (only.has("scale")) {
+  // The same subscribers and the same posting rate, spread over 1, 2 and 3 instances sharing the
+  // machine's Redis (BUS_URL), next to one process without the bus. Instances share CPU 0 (2 cores):
+  // these figures show what the bus costs, not what more machines would add.
+  const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const n = quick ? 30 : 600;
+  const plan: (number | "max")[] = quick ? [100] : [200, "max"];
+  const rows: (string | number)[][] = [];
+  const scale: { instances: number; bus: boolean; rate: string; result: FanoutResult }[] = [];
+  for (const rate of plan) {
+    for (const instances of [0, 1, 2, 3]) {
+      const namespace = `bench-${process.pid}-${instances}-${rate}`;
+      const env = (i: number): Record<string, string> => ({
+        STORAGE: "memory", RATE_LIMIT_PER_DEVICE: "0", RATE_LIMIT_PER_KEY: "0", MAX_WS_CONNECTIONS_PER_KEY: "0", MAX_STREAMS: "0",
+        ...(instances > 0 && { BUS_URL: redisUrl, BUS_NAMESPACE: namespace, INSTANCE_ID: `i${i}`, DATA_DIR: mkdtempSync(join(tmp, "outbox-")) }),
+      });
+      const servers = await Promise.all(Array.from({ length: Math.max(1, instances) }, (_, i) => startServer(instances ? `instance ${i + 1}` : "single", [BUN, "src/index.ts"], env(i))));
+      const r = await fanout(servers.map((server) => server.url), "ws", n, rate, seconds * 1000);
+      await Promise.all(servers.map((server) => server.stop()));
+      if (instances > 0) {
+        const redis = new RedisClient(redisUrl);
+        const found = (await redis.send("KEYS", [`{${namespace}}:*`])) as string[];
+        if (found.length > 0) await redis.send("DEL", found);
+        redis.close();
+      }
+      if (rate !== "max" && r.lost > 0) problems.push(`scale ${instances} instances ${r.mode}: ${r.lost} messages lost`);
+      scale.push({ instances, bus: instances > 0, rate: r.mode, result: r });
+      const single = scale.find((x) => x.rate === r.mode && !x.bus)!.result;
+      rows.push([instances ? `${instances} instance${instances > 1 ? "s" : ""} + Redis` : "1 process, no bus", n, r.mode, fmt(r.acceptedPerSecond), fmt(r.deliveredPerSecond),
+        fmt(r.deliveredPerSecond / single.deliveredPerSecond, 2), r.lost, fmt(r.p50, 2), fmt(r.p99, 2)]);
+    }
+  }
+  table(`Scale-out: ${n} WebSocket subscribers and the posts spread evenly over the instances (latency ms)`,
+    ["deployment", "N", "rate", "accepted/s", "delivered/s", "vs no bus", "lost", "p50", "p99"], rows);
+  results.scale = scale;
 }
 
 if (only.has("footprint")) {
