@@ -118,6 +118,22 @@ describe("the container", () => {
     expect(result.stdout).toContain("/data");
   });
 
+  test("the compose profile 'scale' declares Redis, PostgreSQL, three instances sharing them, and a balancer", async () => {
+    const dir = mkdtempSync(join(work, "compose-scale-"));
+    cpSync(new URL("../../docker-compose.yml", import.meta.url).pathname, join(dir, "docker-compose.yml"));
+    writeFileSync(join(dir, ".env"), "API_KEY=k\nPOSTGRES_PASSWORD=secret\n");
+    const compose = (args: string[]) => run(["docker-compose", "--project-directory", dir, "-f", join(dir, "docker-compose.yml"), ...args]);
+    const services = await compose(["--profile", "scale", "config", "--services"]);
+    expect(services.stderr).toBe("");
+    expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual(["balancer", "postgres", "redis", "sensorflow", "sensorflow-1", "sensorflow-2", "sensorflow-3"]);
+    const config = (await compose(["--profile", "scale", "config"])).stdout;
+    for (const n of [1, 2, 3]) expect(config).toContain(`INSTANCE_ID: sensorflow-${n}`);
+    expect(config.match(/BUS_URL: redis:\/\/redis:6379/g)).toHaveLength(3);
+    expect(config.match(/DATABASE_URL: postgres:\/\/sensorflow:secret@postgres:5432\/sensorflow/g)).toHaveLength(3);
+    expect(config).toContain("proxy_set_header Upgrade");
+    expect(config).toContain("proxy_buffering off");
+  });
+
   test("from a non-loopback peer (the Docker bridge) it serves health but keeps data to itself until a key is set", async () => {
     const port = (await docker(["port", container, "8000/tcp"])).split(":").pop();
     const response = await fetch(`http://127.0.0.1:${port}/sensor_data`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(READING) });
