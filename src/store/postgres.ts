@@ -4,11 +4,11 @@
 // advisory lock, so instances starting together do not race.
 import { SQL } from "bun";
 import type { Recorded } from "../events";
-import { emptyStats, summarise, type CycleState } from "../modules/cycles/service";
-import { METRICS, type CycleSummary, type Metric, type MetricStats } from "../modules/cycles/model";
+import { summarise, type CycleState } from "../modules/cycles/service";
+import type { CycleSummary } from "../modules/cycles/model";
 import type { StoredReading } from "../modules/readings/model";
 import { createMemoryStore } from "./memory";
-import { readingOf } from "./sqlite";
+import { readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
 import type { Bucket, ReadingQuery, Restored, Store } from "./types";
 
 /** Each entry runs once, in order; the applied count is kept in schema_version. Append, never edit. */
@@ -49,21 +49,9 @@ const MIGRATIONS = [
 const READING_COLUMNS =
   "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq::float8 AS seq, phase, phase_source";
 
-type ReadingRow = Parameters<typeof readingOf>[0];
 type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: boolean; summary: string | null; verdict: string | null };
-type StatsRow = Record<`${"min" | "avg" | "max"}_${Metric}`, number | null> & { count: number };
 
 const CYCLE_COLUMNS = "device, cip_id, started_ms::float8 AS started_ms, last_ms::float8 AS last_ms, readings, closed, summary, verdict";
-const statsColumns = METRICS.map((m) => `MIN(${m}) AS min_${m}, AVG(${m}) AS avg_${m}, MAX(${m}) AS max_${m}`).join(", ");
-
-function statsOf(row: StatsRow): Record<Metric, MetricStats> {
-  const out = {} as Record<Metric, MetricStats>;
-  for (const m of METRICS) {
-    const avg = row[`avg_${m}`];
-    out[m] = { min: row[`min_${m}`], avg: avg === null ? null : Math.round(avg * 1e6) / 1e6, max: row[`max_${m}`] };
-  }
-  return out;
-}
 
 export interface PostgresOptions {
   url: string;
@@ -218,10 +206,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Sto
         const json = latest.get(row.device);
         if (!json) continue;
         const s = await stats(row.device, row.cip_id);
-        const cycleStats = emptyStats();
-        for (const m of METRICS) {
-          cycleStats[m] = { min: s[`min_${m}`] ?? Infinity, max: s[`max_${m}`] ?? -Infinity, sum: (s[`avg_${m}`] ?? 0) * s.count };
-        }
+        const cycleStats = runningStatsOf(s);
         devices.push({
           device: row.device,
           json,

@@ -7,9 +7,10 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Recorded } from "../events";
-import { emptyStats, summarise, type CycleState } from "../modules/cycles/service";
-import { METRICS, type CycleSummary, type Metric, type MetricStats } from "../modules/cycles/model";
+import { summarise, type CycleState } from "../modules/cycles/service";
+import type { CycleSummary } from "../modules/cycles/model";
 import type { StoredReading } from "../modules/readings/model";
+import { readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
 import type { Bucket, ReadingQuery, Replay, Restored, Store } from "./types";
 
 const SCHEMA = `
@@ -57,40 +58,8 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
 
 const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq, phase, phase_source";
 
-type ReadingRow = Omit<StoredReading, "phase" | "phase_source"> & { phase: string | null; phase_source: "sent" | "inferred" | null };
-
-/** A row as the stored reading it was: the phase fields only where a recipe gave them. */
-export function readingOf(row: ReadingRow): StoredReading {
-  const reading: StoredReading = {
-    temperature: row.temperature,
-    pressure: row.pressure,
-    concentration: row.concentration,
-    flow: row.flow,
-    timestamp: row.timestamp,
-    cip_id: row.cip_id,
-    device: row.device,
-    seq: row.seq,
-  };
-  if (row.phase_source !== null) {
-    reading.phase = row.phase;
-    reading.phase_source = row.phase_source;
-  }
-  return reading;
-}
-
 type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null; verdict: string | null };
-type StatsRow = Record<`${"min" | "avg" | "max"}_${Metric}`, number | null> & { count: number };
 
-const statsColumns = METRICS.map((m) => `MIN(${m}) AS min_${m}, AVG(${m}) AS avg_${m}, MAX(${m}) AS max_${m}`).join(", ");
-
-function statsOf(row: StatsRow): Record<Metric, MetricStats> {
-  const out = {} as Record<Metric, MetricStats>;
-  for (const m of METRICS) {
-    const avg = row[`avg_${m}`];
-    out[m] = { min: row[`min_${m}`], avg: avg === null ? null : Math.round(avg * 1e6) / 1e6, max: row[`max_${m}`] };
-  }
-  return out;
-}
 
 export interface SqliteOptions {
   path: string;
@@ -217,10 +186,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
         const json = latest.get(row.device);
         if (!json) continue;
         const s = stats(row.device, row.cip_id);
-        const cycleStats = emptyStats();
-        for (const m of METRICS) {
-          cycleStats[m] = { min: s[`min_${m}`] ?? Infinity, max: s[`max_${m}`] ?? -Infinity, sum: (s[`avg_${m}`] ?? 0) * s.count };
-        }
+        const cycleStats = runningStatsOf(s);
         devices.push({
           device: row.device,
           json,
