@@ -1,7 +1,7 @@
 // Redis goes away mid-run and comes back empty (no persistence): nothing crashes, every reading a
 // board was told was stored (201) reaches every subscriber and the shared history, numbered, once.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { get, openWs, post, READ_KEY, type Frame, type WsClient } from "../helpers";
+import { get, openWs, post, READ_KEY, run, type Frame, type WsClient } from "../helpers";
 import { createDeployment, requireServices, type Deployment } from "./scale";
 
 setDefaultTimeout(60_000);
@@ -11,10 +11,10 @@ let redis: Bun.Subprocess | undefined;
 let d: Deployment;
 let urls: string[];
 
-async function startRedis() {
-  redis = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+async function startRedis(on = port) {
+  redis = Bun.spawn(["redis-server", "--port", String(on), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
   for (let i = 0; i < 100; i++) {
-    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
+    const up = await Bun.connect({ hostname: "127.0.0.1", port: on, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
     if (up) return;
     await Bun.sleep(50);
   }
@@ -94,4 +94,42 @@ test("killing Redis mid-run and starting it again: no crash, no acknowledged rea
   for (const instance of d.instances) expect(instance.proc.exitCode).toBeNull();
   if (process.env.DEBUG_SCALE) console.log(d.instances.map((i) => i.lines.filter((l) => /Redis|outbox/.test(l)).join("\n")).join("\n---\n"), frames[0]!.filter((f) => f.provisional).length);
   for (const ws of subscribers) ws.close();
+});
+
+test("an instance started while Redis is down serves degraded, and shares what it took once Redis comes up", async () => {
+  const later = port + 1;
+  const instance = await d.start("late", { BUS_URL: `redis://127.0.0.1:${later}`, BUS_NAMESPACE: `${d.namespace}-late` });
+  const health = (await (await fetch(`${instance.url}/health`)).json()) as { status: string; bus: { status: string } };
+  expect(health).toMatchObject({ status: "degraded", bus: { status: "down" } });
+  const ws = await openWs(`${instance.url.replace("http", "ws")}/ws?api-key=${READ_KEY}&topics=readings`);
+  const reply = await post(`${instance.url}/api/devices/early/readings`, { temperature: 70, pressure: 2, concentration: 1, flow: 7 });
+  expect(reply.status).toBe(201);
+  expect(await reply.json()).toMatchObject({ flow: 7, seq: null, provisional: true, cip_id: 1 });
+  expect(await ws.nextOf("reading")).toMatchObject({ flow: 7, seq: null, provisional: true });
+
+  const first = redis;
+  await startRedis(later);
+  const numbered = await ws.nextOf("reading", 10_000);
+  expect(numbered).toMatchObject({ flow: 7, cip_id: 1, device: "early" });
+  // Numbered past every seq already in the shared history (this database has the first test's).
+  const stored = (await (await get(`${d.instances[0]!.url}/api/devices/outage-0/readings?order=desc&limit=1`)).json()) as { readings: { seq: number }[] };
+  expect(numbered.seq as number).toBeGreaterThan(stored.readings[0]!.seq);
+  expect(numbered.provisional).toBeUndefined();
+  const after = (await (await fetch(`${instance.url}/health`)).json()) as { status: string; bus: { outbox: number } };
+  expect(after).toMatchObject({ status: "healthy", bus: { outbox: 0 } });
+  ws.close();
+  redis?.kill("SIGKILL");
+  redis = first;
+});
+
+test("start-up says in one sentence what is missing: a database with the bus, recipes with the bus, a database that cannot be reached", async () => {
+  const bus = await run([process.execPath, "src/index.ts"], { BUS_URL: "redis://127.0.0.1:6379", PORT: "0" });
+  expect(bus.code).toBe(2);
+  expect(bus.stderr).toContain("DATABASE_URL must be set when BUS_URL is set");
+  const recipes = await run([process.execPath, "src/index.ts"], { BUS_URL: "redis://127.0.0.1:6379", STORAGE: "memory", RECIPES_FILE: "recipes.toml", PORT: "0" });
+  expect(recipes.code).toBe(2);
+  expect(recipes.stderr).toContain("RECIPES_FILE must be empty when BUS_URL is set");
+  const unreachable = await run([process.execPath, "src/index.ts"], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port + 2}/none`, PORT: "0" }, 20_000);
+  expect(unreachable.code).toBe(2);
+  expect(unreachable.stderr).toContain("DATABASE_URL could not be used");
 });
