@@ -12,7 +12,7 @@ import { createDeployment, requireServices, type Deployment } from "./scale";
 setDefaultTimeout(30_000);
 
 let d: Deployment;
-let nginx: Bun.Subprocess | undefined;
+let nginx: Bun.Subprocess<"ignore", "ignore", "pipe"> | undefined;
 let balancer = "";
 
 /** The server block the compose file writes for nginx, as nginx reads it (compose's `$$` is `$`). */
@@ -39,7 +39,7 @@ beforeAll(async () => {
       ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${dir}/${t};\n`).join("") +
       `${conf}\n}\n`,
   );
-  nginx = Bun.spawn(["/usr/sbin/nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
+  nginx = Bun.spawn(["/usr/sbin/nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   balancer = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     if (await fetch(`${balancer}/health`).then((r) => r.ok, () => false)) return;
