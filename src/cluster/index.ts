@@ -12,7 +12,7 @@ import { RedisClient } from "bun";
 import type { Bus } from "../bus";
 import type { Clock } from "../clock";
 import type { Config } from "../config";
-import { frameOf, TOPIC, type Events, type Recorded, type Recorder } from "../events";
+import { frameOf, topicsOf, type Events, type Recorded, type Recorder } from "../events";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { addToCycle, emptyStats, type Cycles, type CycleState } from "../modules/cycles/service";
@@ -91,6 +91,7 @@ export function createCluster(deps: {
   const ns = `{${config.busNamespace}}`;
   const keys = { seq: `${ns}:seq`, stream: `${ns}:stream`, devices: `${ns}:devices`, device: (d: string) => `${ns}:device:${d}` };
   const gapMs = config.cipGapMinutes * 60_000;
+  const ranged = Object.keys(config.limits).length > 0;
   const outbox: Outbox = createOutbox(config.storage === "memory" && !config.databaseUrl ? null : config.dataDir);
   const listeners: ((event: Recorded) => void)[] = [];
   /** The seq of the last event applied to each device's copy here (the device hash's `seq`). */
@@ -189,14 +190,17 @@ export function createCluster(deps: {
   /** What the script numbered: kept in the shared history and handed to integrations, here only. */
   const numbered = (device: string, out: Reply[]): string[] => {
     const jsons: string[] = [];
+    // With nobody to hand events to (memory store, no integrations), only the answer is needed.
+    const keep = store.shared || listeners.length > 0;
     for (let i = 0; i < out.length; i += 4) {
       const type = String(out[i]);
       const payload = String(out[i + 2]);
+      if (type === "reading") jsons.push(payload);
+      if (!keep) continue;
       const event = eventOf(type, Number(out[i + 1]), device, payload, clock.iso, cycleOf(String(out[i + 3])));
       const recorded: Recorded = Object.assign(event, { frame: frameOf(event.json, type) });
       if (store.shared) store.record(recorded);
       for (const listener of listeners) listener(recorded);
-      if (type === "reading") jsons.push(payload);
     }
     return jsons;
   };
@@ -241,8 +245,7 @@ export function createCluster(deps: {
       const cip = current === undefined ? 1 : row.ms - current.lastMs > gapMs ? current.cipId + 1 : current.cipId;
       const json = `${row.head}${cip},"device":${JSON.stringify(device)},"seq":null,"provisional":true}`;
       const event = { seq: -1, type: "reading", frame: frameOf(json, "reading") };
-      bus.publish(TOPIC.readings, event);
-      bus.publish(TOPIC.device(device), event);
+      for (const topic of topicsOf("reading", device)) bus.publish(topic, event);
       return json;
     });
     if (state === "up") void drain();
@@ -354,7 +357,7 @@ export function createCluster(deps: {
 
   const ingest: Ingest = {
     async accept(device, inputs) {
-      if (Object.keys(config.limits).length > 0) checkRanges(inputs, config.limits, inputs.length > 1);
+      if (ranged) checkRanges(inputs, config.limits, inputs.length > 1);
       const ms = clock.now();
       const timestamp = clock.iso(ms);
       const rows = inputs.map((input) => ({

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openWs, post, READ_KEY, type Frame } from "../helpers";
-import { createDeployment, requireServices, type Deployment } from "./scale";
+import { openWs, post, READ_KEY, SseClient, type Frame } from "../helpers";
+import { createDeployment, requireServices, sseReadingIds, type Deployment } from "./scale";
 
 setDefaultTimeout(30_000);
 
@@ -55,9 +55,8 @@ afterAll(async () => {
 
 test("through the compose file's balancer, readings posted to any instance reach a WebSocket and an SSE subscriber once, in order", async () => {
   const ws = await openWs(`${balancer.replace("http", "ws")}/ws?api-key=${READ_KEY}&topics=readings`);
-  const sse = await fetch(`${balancer}/api/stream?topics=readings`, { headers: { "x-api-key": READ_KEY } });
-  expect(sse.headers.get("content-type")).toContain("text/event-stream");
-  const reader = sse.body!.getReader();
+  const sse = await SseClient.open(`${balancer}/api/stream?topics=readings`);
+  expect(sse.response.headers.get("content-type")).toContain("text/event-stream");
 
   const seqs: number[] = [];
   for (let i = 0; i < 12; i++) {
@@ -78,13 +77,7 @@ test("through the compose file's balancer, readings posted to any instance reach
   expect(frames.map((f) => f.seq)).toEqual(seqs);
 
   // SSE is not buffered by the balancer: the events are there as they happen.
-  let text = "";
-  const deadline = Date.now() + 5000;
-  while ((text.match(/^id: /gm)?.length ?? 0) < 12 && Date.now() < deadline) {
-    const { value } = await Promise.race([reader.read(), Bun.sleep(500).then(() => ({ value: undefined }))]);
-    if (value) text += new TextDecoder().decode(value);
-  }
-  await reader.cancel();
-  expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual(seqs);
+  expect(await sseReadingIds(sse, 12)).toEqual(seqs);
+  sse.abort();
   ws.close();
 });

@@ -1,8 +1,8 @@
 // Several instances behind a balancer share one stream (Redis) and one history (PostgreSQL).
 // Three SensorFlow processes, real Redis and PostgreSQL on loopback.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { get, openWs, post, READ_KEY, type Frame, type WsClient } from "../helpers";
-import { createDeployment, requireServices, type Deployment } from "./scale";
+import { get, openWs, post, READ_KEY, SseClient, type Frame, type WsClient } from "../helpers";
+import { createDeployment, requireServices, sseReadingIds, type Deployment } from "./scale";
 
 const reading = (flow: number) => ({ temperature: 70, pressure: 2, concentration: 1.1, flow });
 
@@ -120,16 +120,11 @@ describe("three instances sharing Redis and PostgreSQL", () => {
   test("SSE resumes on another instance with Last-Event-ID", async () => {
     const seqs: number[] = [];
     for (let i = 0; i < 4; i++) seqs.push(((await (await post(`${urls[i % 3]}/api/devices/sse-resume/readings`, reading(i))).json()) as { seq: number }).seq);
-    const response = await fetch(`${urls[1]}/api/stream?topics=devices/sse-resume`, { headers: { "x-api-key": READ_KEY, "last-event-id": String(seqs[0]) } });
-    const reader = response.body!.getReader();
-    let text = "";
-    const deadline = Date.now() + 3000;
-    while ((text.match(/^id: /gm)?.length ?? 0) < 3 && Date.now() < deadline) {
-      const { value } = await Promise.race([reader.read(), Bun.sleep(500).then(() => ({ value: undefined }))]);
-      if (value) text += new TextDecoder().decode(value);
-    }
-    await reader.cancel();
-    expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual(seqs.slice(1));
+    const leave = new AbortController();
+    const headers = { "x-api-key": READ_KEY, "last-event-id": String(seqs[0]) };
+    const sse = new SseClient(await fetch(`${urls[1]}/api/stream?topics=devices/sse-resume`, { headers, signal: leave.signal }));
+    expect(await sseReadingIds(sse, 3)).toEqual(seqs.slice(1));
+    leave.abort();
   });
 
   test("history written through one instance is read through another", async () => {

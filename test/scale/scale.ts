@@ -4,7 +4,7 @@ import { RedisClient, SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { INGEST_KEY, READ_KEY, spawnServer, type Spawned } from "../helpers";
+import { INGEST_KEY, READ_KEY, spawnServer, type SseClient, type Spawned } from "../helpers";
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 export const PG_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -95,4 +95,15 @@ export async function createDeployment(options: { redisUrl?: string; env?: Recor
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The ids (seq) of the next `count` reading events on an SSE stream (fewer if 5 s pass). */
+export async function sseReadingIds(sse: SseClient, count: number): Promise<number[]> {
+  const ids: number[] = [];
+  const deadline = Date.now() + 5000;
+  while (ids.length < count && Date.now() < deadline) {
+    const event = await sse.nextEvent(Math.max(1, deadline - Date.now())).catch(() => null);
+    if (event?.event === "reading") ids.push(Number(event.id));
+  }
+  return ids;
 }
