@@ -3,7 +3,10 @@
 import { Elysia } from "elysia";
 import { cors } from "@elysiajs/cors";
 import { COMMIT, VERSION } from "./build-info";
-import { createAuth, createStreamSlots, type Auth, type StreamSlots } from "./auth";
+import { createAuth, createStreamSlots } from "./auth";
+import { createNetworks } from "./networks";
+import { createBoards } from "./modules/boards/service";
+import { boardRoutes } from "./modules/boards";
 import { createLocalBus, type Bus } from "./bus";
 import { createClock, type Clock } from "./clock";
 import type { Config } from "./config";
@@ -33,50 +36,11 @@ import { createHistory, type History } from "./modules/history/service";
 import { ingestRoutes, isIngestPath } from "./modules/ingest";
 import { metricsRoutes } from "./modules/metrics";
 import { createIngest, type Ingest } from "./modules/ingest/service";
+import type { Services, StreamSocket } from "./services";
 import { readingsRoutes } from "./modules/readings";
 import { createLatestStore, type LatestStore } from "./modules/readings/service";
 import { streamRoutes } from "./modules/stream";
 import { createStreams, type Streams } from "./modules/stream/service";
-
-/** The part of a Bun WebSocket the stream routes use (Elysia's and Bun's typings differ on the rest). */
-export interface StreamSocket {
-  send(data: string): unknown;
-  /** Bytes queued and not yet sent (Bun has it; Elysia's copy of the type does not declare it). */
-  getBufferedAmount?(): number;
-  close(code?: number, reason?: string): void;
-  subscribe(topic: string): unknown;
-  unsubscribe(topic: string): unknown;
-  readonly subscriptions: string[];
-  readonly remoteAddress: string;
-}
-
-export interface Services {
-  config: Config;
-  version: string;
-  startedAt: number;
-  clock: Clock;
-  log: Logger;
-  auth: Auth;
-  bus: Bus;
-  events: Events;
-  cycles: Cycles;
-  latest: LatestStore;
-  ingest: Ingest;
-  slots: StreamSlots;
-  streams: Streams;
-  sockets: Set<StreamSocket>;
-  metrics: Metrics;
-  store: Store;
-  history: History;
-  /** Cycle validation: present when RECIPES_FILE is set. */
-  recipes: Recipes | undefined;
-  alarms: Alarms;
-  reports: { build(device: string, cipId: number): Promise<CycleReport> };
-  /** The shared bus (BUS_URL): present when several instances share one stream. */
-  cluster: Cluster | undefined;
-  mqtt: MqttBridge | undefined;
-  webhooks: Webhooks | undefined;
-}
 
 export interface AppOptions {
   /** Replaces the wall clock (tests move time to cross the cycle gap). */
@@ -155,6 +119,9 @@ export async function createServices(config: Config, options: AppOptions = {}): 
     },
   });
   const latest = createLatestStore();
+  const boards = createBoards({ store, clock, cycles, alarms, silentSeconds: config.boardSilentSeconds, deviceAddresses: config.deviceAddresses });
+  await boards.keys.load();
+  await boards.addresses.load();
   const history = createHistory({ store, cycles, clock });
   reports = {
     async build(device, cipId) {
@@ -205,7 +172,7 @@ export async function createServices(config: Config, options: AppOptions = {}): 
     clock,
     log,
     store,
-    auth: createAuth(config),
+    auth: createAuth(config, { deviceKeys: boards.keys, networks: createNetworks(config.ingestNetworks) }),
     bus,
     events,
     cycles,
@@ -218,6 +185,7 @@ export async function createServices(config: Config, options: AppOptions = {}): 
     history,
     recipes,
     alarms,
+    boards,
     reports,
     mqtt,
     webhooks,
@@ -245,6 +213,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     const checkMs = options.cycleCheckMs ?? Math.min(config.cipGapMinutes * 6_000, 10_000);
     const closeIdle = s.cluster ? s.cluster.closeIdle : s.cycles.closeIdle;
     timers.push(setInterval(() => closeIdle(s.clock.now()), checkMs));
+    // A board silent mid-cycle is noticed within a few seconds of BOARD_SILENT_SECONDS.
+    const silentCheckMs = options.cycleCheckMs ?? Math.min(config.boardSilentSeconds * 250, 5_000);
+    timers.push(setInterval(() => s.boards.checkSilent(s.clock.now()), silentCheckMs));
     // A subscriber that stops reading is closed before its backlog grows past SLOW_CLIENT_BYTES, so it
     // costs neither memory nor anyone else's latency; it can resume with its last seq.
     timers.push(setInterval(closeSlowSockets, 250));
@@ -268,8 +239,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const app = new Elysia({
     // Handlers pick the fields they use; TypeBox's Clean pass on every body would only cost time.
     normalize: false,
-    // Bun's own limit is only a backstop; our check answers 413 with the JSON error shape.
-    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 20) },
+    // Bun's own limit answers an empty 413; every body route reads with ours instead (413 in the JSON shape, however large).
+    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER },
     // Backstop for a subscriber that stops reading between two slow-client checks: Bun closes it.
     websocket: {
       maxPayloadLength: 16 * 1024,
@@ -335,6 +306,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     .use(dashboardRoutes())
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
+    .use(boardRoutes(s))
     .use(readingsRoutes(s))
     .use(historyRoutes(s))
     .use(reportRoutes(s))

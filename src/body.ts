@@ -1,7 +1,7 @@
 // JSON request bodies, read by us rather than by the framework so that each way a body can be
-// wrong gets its own clear answer: too large (413), not JSON (415), not parseable (400, naming the
-// `nan`/`inf` a failed sensor prints).
-import { ApiError, type ErrorDetail } from "./errors";
+// wrong gets its own clear answer: too large (413, however it is sent), not JSON (415), not
+// parseable (400). The `nan`/`inf` a failed sensor prints is read as null, not refused.
+import { ApiError } from "./errors";
 
 export function isJsonType(contentType: string | null): boolean {
   if (!contentType) return false;
@@ -34,7 +34,44 @@ export function nestingDepth(text: string, limit = MAX_DEPTH): number {
   return max;
 }
 
-const NOT_A_NUMBER = /"([^"\\]{1,64})"\s*:\s*[-+]?(nan|inf(inity)?)\b/gi;
+/**
+ * What a board's printf gives for a failed sensor (`nan`, `-nan`, `inf`, `-inf`, also `nan(ind)`) where
+ * a number belongs. Not JSON, but the other values of the reading are good: such a value is read as
+ * null (the sensor failed) rather than refusing the whole reading.
+ */
+const FAILED_SENSOR = /([:[,]\s*)[-+]?(?:nan|inf(?:inity)?)(?:\([a-z0-9]*\))?(?=\s*[,}\]])/gi;
+
+/** The body as JSON, with a failed sensor's nan/inf read as null; anything else that is not JSON is a 400. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const repaired = text.replace(FAILED_SENSOR, "$1null");
+    if (repaired !== text) {
+      try {
+        return JSON.parse(repaired);
+      } catch {
+        // not only a failed sensor: fall through to the 400
+      }
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError(400, "malformed_json", `The body is not valid JSON (${reason}).`);
+  }
+}
+
+/** Reads the body as it arrives, stopping with 413 as soon as it passes `maxBytes` (chunked or not). */
+async function readText(request: Request, maxBytes: number): Promise<string> {
+  const body = request.body;
+  if (!body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? new TextDecoder().decode(chunks[0]) : Buffer.concat(chunks).toString("utf8");
+}
 
 export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
   // Refused on the declared length, before the body is read.
@@ -42,26 +79,15 @@ export async function readJson(request: Request, maxBytes: number): Promise<unkn
   if (!isJsonType(request.headers.get("content-type"))) {
     throw new ApiError(415, "unsupported_media_type", "Send the body as JSON with the header Content-Type: application/json.");
   }
-  const text = await request.text();
-  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
+  const text = await readText(request, maxBytes);
   if (nestingDepth(text) > MAX_DEPTH) {
     throw new ApiError(400, "too_deep", `The JSON is nested deeper than ${MAX_DEPTH} levels; a reading is one flat object (or an array of them).`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const details: ErrorDetail[] = [...text.matchAll(NOT_A_NUMBER)].map((m) => ({
-      field: m[1]!,
-      message: `"${m[2]}" is not a number JSON can carry: the sensor may have failed`,
-    }));
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ApiError(
-      400,
-      "malformed_json",
-      details.length > 0
-        ? `The body is not valid JSON: ${details.map((d) => d.field).join(", ")} ${details.length > 1 ? "are" : "is"} not a number (nan/inf). Check the sensor.`
-        : `The body is not valid JSON (${reason}).`,
-      details.length > 0 ? details : undefined,
-    );
-  }
+  return parseJson(text);
 }
+
+/** Bodies of the small settings and admin routes: a few fields, never more than this. */
+export const SMALL_BODY_BYTES = 16 * 1024;
+
+/** A parse hook reading JSON with our limits and errors (Bun's own body limit is lifted, so every body route needs one). */
+export const jsonBody = (maxBytes = SMALL_BODY_BYTES) => ({ request }: { request: Request }) => readJson(request, maxBytes);

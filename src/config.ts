@@ -1,7 +1,9 @@
 // Configuration: read once from the environment (Bun has already merged `.env` into it, without
 // overriding real variables), validated, and passed to createApp. Nothing else reads process.env.
 import { existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { canonicalAddress, parseNetwork } from "./networks";
 import { t } from "elysia";
 
 export const Config = t.Object({
@@ -12,6 +14,11 @@ export const Config = t.Object({
   defaultDevice: t.String(),
   apiKeys: t.Array(t.String()),
   readKeys: t.Array(t.String()),
+  adminKeys: t.Array(t.String()),
+  ingestNetworks: t.Array(t.String()),
+  deviceAddresses: t.Record(t.String(), t.String()),
+  boardSilentSeconds: t.Number({ exclusiveMinimum: 0 }),
+  units: t.Object({ temperature: t.String(), pressure: t.String(), concentration: t.String(), flow: t.String() }),
   allowUnauthenticated: t.Boolean(),
   maxStreamsPerKey: t.Integer({ minimum: 0 }),
   maxBodyBytes: t.Integer({ minimum: 256 }),
@@ -65,9 +72,17 @@ export const VARIABLES = {
   DEFAULT_DEVICE: { default: "default", help: "device id used by the original paths /sensor_data and /api/sensor_data" },
   API_KEY: { default: "", help: "comma-separated keys accepted for ingest (X-API-Key header)" },
   API_KEY_WS: { default: "", help: "comma-separated keys accepted for reading data, WebSocket and SSE (X-API-Key header or api-key query)" },
+  ADMIN_KEY: { default: "", help: "comma-separated keys for the admin API (device keys, device addresses); empty = this machine only" },
+  INGEST_NETWORKS: { default: "", help: "comma-separated networks (CIDR, e.g. 10.0.5.0/24) whose boards may post without a key" },
+  DEVICE_ADDRESSES: { default: "", help: "comma-separated address=device pairs naming the device of a board that posts to /sensor_data (e.g. 10.0.5.21=line-1)" },
+  BOARD_SILENT_SECONDS: { default: "30", help: "no reading for this long while a device's cycle is open raises a board.silent alarm" },
+  UNIT_TEMPERATURE: { default: "°C", help: "unit of temperature shown on the dashboard, reports, CSV headers, MQTT and the API docs" },
+  UNIT_PRESSURE: { default: "bar", help: "unit of pressure (e.g. bar, hPa, kPa, psi)" },
+  UNIT_CONCENTRATION: { default: "%", help: "unit of concentration (e.g. %, mS/cm)" },
+  UNIT_FLOW: { default: "m³/h", help: "unit of flow (e.g. m³/h, L/min)" },
   ALLOW_UNAUTHENTICATED: { default: "false", help: "true serves roles that have no key to every client; otherwise they answer only this machine (loopback)" },
   MAX_WS_CONNECTIONS_PER_KEY: { default: "10", help: "live streams (WebSocket + SSE) allowed per key; 0 = unlimited" },
-  MAX_BODY_BYTES: { default: "65536", help: "largest request body accepted; larger gets 413" },
+  MAX_BODY_BYTES: { default: "262144", help: "largest request body accepted (fits a 1,000-reading batch); larger gets 413" },
   SSE_KEEPALIVE_SECONDS: { default: "15", help: "seconds between keep-alive comments on an idle SSE stream" },
   LOG_LEVEL: { default: "info", help: "debug, info, warn or error" },
   LOG_FORMAT: { default: "text", help: "text (one readable line per event) or json (one JSON object per line)" },
@@ -211,6 +226,28 @@ export function loadConfig(env: Env): Config {
     return { busUrl, busNamespace, databaseUrl, instanceId: raw("INSTANCE_ID") || `${hostname()}-${process.pid}` };
   };
 
+  const networks = () => {
+    const list = keys("INGEST_NETWORKS");
+    for (const cidr of list) if (!parseNetwork(cidr)) fail("INGEST_NETWORKS", "networks in CIDR form separated by commas, such as 10.0.5.0/24,192.168.1.7/32");
+    return list;
+  };
+  const addresses = () => {
+    const out: Record<string, string> = {};
+    for (const pair of keys("DEVICE_ADDRESSES")) {
+      const [address, device, extra] = pair.split("=").map((p) => p.trim());
+      if (extra !== undefined || !address || !isIP(address) || !device || !DEVICE_ID.test(device)) {
+        fail("DEVICE_ADDRESSES", "address=device pairs separated by commas, such as 10.0.5.21=line-1,10.0.5.22=line-2");
+      }
+      out[canonicalAddress(address!)] = device!;
+    }
+    return out;
+  };
+  const unit = (name: Variable) => {
+    const text = raw(name);
+    if (text.length > 16 || /[\u0000-\u001f,"<>]/.test(text)) fail(name, "a short unit label such as bar, hPa or L/min (at most 16 characters)");
+    return text;
+  };
+
   const timezone = raw("TIMEZONE") || hostZone();
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: timezone });
@@ -228,6 +265,11 @@ export function loadConfig(env: Env): Config {
     defaultDevice,
     apiKeys: keys("API_KEY"),
     readKeys: keys("API_KEY_WS"),
+    adminKeys: keys("ADMIN_KEY"),
+    ingestNetworks: networks(),
+    deviceAddresses: addresses(),
+    boardSilentSeconds: positive("BOARD_SILENT_SECONDS"),
+    units: { temperature: unit("UNIT_TEMPERATURE"), pressure: unit("UNIT_PRESSURE"), concentration: unit("UNIT_CONCENTRATION"), flow: unit("UNIT_FLOW") },
     allowUnauthenticated: boolean("ALLOW_UNAUTHENTICATED"),
     maxStreamsPerKey: integer("MAX_WS_CONNECTIONS_PER_KEY", 0, 1_000_000),
     maxBodyBytes: integer("MAX_BODY_BYTES", 256, 64 * 1024 * 1024),

@@ -1,6 +1,6 @@
 // Small request helpers shared by the feature routes.
 import type { Server } from "bun";
-import type { Auth, Role } from "./auth";
+import type { Auth, Peer, Role } from "./auth";
 
 type Query = Record<string, unknown>;
 type Ctx = { request: Request; server: Server<unknown> | null; query: Query };
@@ -9,16 +9,24 @@ export function peerOf(server: Server<unknown> | null, request: Request): string
   return server?.requestIP(request)?.address;
 }
 
-/** The key a client presented: the X-API-Key header, or for readers also the `api-key` query parameter. */
-export function presentedKey(role: Role, request: Request, query: Query): string | null {
+/** The peer's address, looked up only if a decision needs it. */
+export const lazyPeer = (server: Server<unknown> | null, request: Request): Peer => () => peerOf(server, request);
+
+/**
+ * The key a client presented: the X-API-Key header, the `API-Key` header of older board firmware
+ * (HTTP header names are case-blind, so `x-api-key` too), or the `api-key` query parameter, which is
+ * how a board whose firmware sends no key header carries one in its TARGET_PATH.
+ */
+export function presentedKey(request: Request, query: Query): string | null {
+  const headers = request.headers;
   const fromQuery = query["api-key"];
-  return request.headers.get("x-api-key") ?? (role === "read" && typeof fromQuery === "string" ? fromQuery : null);
+  return headers.get("x-api-key") ?? headers.get("api-key") ?? (typeof fromQuery === "string" ? fromQuery : null);
 }
 
 /** A beforeHandle hook that lets the request through only if it may act in `role`. */
 export function guard(auth: Auth, role: Role) {
   return ({ request, server, query }: Ctx): void => {
-    auth.check(role, presentedKey(role, request, query), peerOf(server, request));
+    auth.check(role, presentedKey(request, query), lazyPeer(server, request));
   };
 }
 

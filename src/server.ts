@@ -50,7 +50,7 @@ export async function serve(config: Config): Promise<number> {
         port: config.plainPort,
         hostname: config.host,
         reusePort: false,
-        maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 20),
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (request) => app.handle(request),
       });
     }

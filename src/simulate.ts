@@ -107,7 +107,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
       phaseName = reading.phase.name;
       options.log?.(`${options.device}: ${phaseName}`);
     }
-    // A failed sensor prints nan, which is not JSON: the server answers 400 and the board carries on.
+    // A failed sensor prints nan, which is not JSON: the server keeps the other values and names the fault.
     const body = reading.nan
       ? firmwareBody(reading.values).replace(/"temperature":[-\d.]+/, '"temperature":nan')
       : firmwareBody(reading.values, options.sendPhase ? reading.phase?.name : undefined);

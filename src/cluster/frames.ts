@@ -11,13 +11,13 @@ export function cycleOf(text: string): CycleState {
   return { cipId: Number(cip), startedMs: Number(started), lastMs: Number(last), readings: Number(n), closed: closed === "1", stats: emptyStats() };
 }
 
-/** A closed cycle's state as the script wrote it: times, count, and min/max/sum of each metric. */
+/** A closed cycle's state as the script wrote it: times, count, and min/max/sum/count of each metric. */
 function closedState(payload: string): CycleState {
   const parts = payload.split("|");
   const stats = emptyStats();
   METRICS.forEach((metric: Metric, i) => {
-    const [min, max, sum] = parts.slice(4 + i * 3, 7 + i * 3);
-    stats[metric] = { min: min === "" ? Infinity : Number(min), max: max === "" ? -Infinity : Number(max), sum: Number(sum) };
+    const [min, max, sum, n] = parts.slice(4 + i * 4, 8 + i * 4);
+    stats[metric] = { min: min === "" ? Infinity : Number(min), max: max === "" ? -Infinity : Number(max), sum: Number(sum), n: Number(n) };
   });
   return { cipId: Number(parts[0]), startedMs: Number(parts[1]), lastMs: Number(parts[2]), readings: Number(parts[3]), closed: true, stats };
 }
@@ -41,7 +41,7 @@ export function eventOf(type: string, seq: number, device: string, payload: stri
   // cycle.closed: the same summary a single instance publishes.
   const state = closedState(payload);
   const stats = {} as Record<Metric, ReturnType<typeof finishStats>>;
-  for (const metric of METRICS) stats[metric] = finishStats(state.stats[metric], state.readings);
+  for (const metric of METRICS) stats[metric] = finishStats(state.stats[metric]);
   const body: CycleClosed = { ...summarise(device, state, iso, stats), seq };
   return { type, seq, device, ms: state.lastMs, json: JSON.stringify(body), cycle: { cipId: state.cipId, state, summary: body } };
 }

@@ -18,7 +18,8 @@ import type { Metrics } from "../metrics";
 import { addToCycle, emptyStats, type Cycles, type CycleState } from "../modules/cycles/service";
 import { METRICS } from "../modules/cycles/model";
 import { checkRanges, type Ingest } from "../modules/ingest/service";
-import type { ReadingInput, StoredReading } from "../modules/readings/model";
+import type { Sample, StoredReading } from "../modules/readings/model";
+import { faultsOf } from "../modules/ingest/samples";
 import type { LatestStore } from "../modules/readings/service";
 import type { Store } from "../store/types";
 import { cycleOf, eventOf } from "./frames";
@@ -68,9 +69,18 @@ function field(fields: string[], name: string): string {
 }
 
 /** A reading's JSON up to `"cip_id":`, the rest is filled in once its number and cycle are known. */
-function headOf(input: ReadingInput, timestamp: string): string {
-  const json = JSON.stringify({ temperature: input.temperature, pressure: input.pressure, concentration: input.concentration, flow: input.flow, timestamp });
+function headOf(input: Sample, timestamp: string): string {
+  const json = JSON.stringify({
+    temperature: input.temperature ?? null, pressure: input.pressure ?? null, concentration: input.concentration ?? null, flow: input.flow ?? null, timestamp,
+  });
   return `${json.slice(0, -1)},"cip_id":`;
+}
+
+/** The values as the script takes them ("" where there is none), then what follows `seq` in the reading's JSON. */
+function valuesOf(input: Sample): Pending["values"] {
+  const text = (value: number | null | undefined) => (value === null || value === undefined ? "" : String(value));
+  const faults = faultsOf(input);
+  return [text(input.temperature), text(input.pressure), text(input.concentration), text(input.flow), faults.length > 0 ? `,"faults":${JSON.stringify(faults)}` : ""];
 }
 
 export function createCluster(deps: {
@@ -163,6 +173,7 @@ export function createCluster(deps: {
       h[`mn_${m}`] = Number.isFinite(s.min) ? String(s.min) : "";
       h[`mx_${m}`] = Number.isFinite(s.max) ? String(s.max) : "";
       h[`sm_${m}`] = String(s.sum);
+      h[`ct_${m}`] = String(s.n);
     }
     return h;
   };
@@ -243,7 +254,7 @@ export function createCluster(deps: {
     const current = cycles.get(device);
     const jsons = rows.map((row) => {
       const cip = current === undefined ? 1 : row.ms - current.lastMs > gapMs ? current.cipId + 1 : current.cipId;
-      const json = `${row.head}${cip},"device":${JSON.stringify(device)},"seq":null,"provisional":true}`;
+      const json = `${row.head}${cip},"device":${JSON.stringify(device)},"seq":null${row.values[4]},"provisional":true}`;
       const event = { seq: -1, type: "reading", frame: frameOf(json, "reading") };
       for (const topic of topicsOf("reading", device)) bus.publish(topic, event);
       return json;
@@ -317,7 +328,7 @@ export function createCluster(deps: {
       if (h.cip === undefined) return;
       const cycle = cycleOf(`${h.cip}|${h.started}|${h.last}|${h.n}|${h.closed}`);
       for (const m of METRICS) {
-        cycle.stats[m] = { min: h[`mn_${m}`] ? Number(h[`mn_${m}`]) : Infinity, max: h[`mx_${m}`] ? Number(h[`mx_${m}`]) : -Infinity, sum: Number(h[`sm_${m}`] ?? 0) };
+        cycle.stats[m] = { min: h[`mn_${m}`] ? Number(h[`mn_${m}`]) : Infinity, max: h[`mx_${m}`] ? Number(h[`mx_${m}`]) : -Infinity, sum: Number(h[`sm_${m}`] ?? 0), n: Number(h[`ct_${m}`] ?? h.n ?? 0) };
       }
       cycles.restore(device, cycle);
       deviceSeq.set(device, Number(h.seq ?? 0));
@@ -364,7 +375,7 @@ export function createCluster(deps: {
         device,
         ms,
         head: headOf(input, timestamp),
-        values: [String(input.temperature), String(input.pressure), String(input.concentration), String(input.flow)] as Pending["values"],
+        values: valuesOf(input),
       }));
       // Behind older readings still in the outbox, a new one waits its turn: a device's order is kept.
       if (state !== "up" || outbox.size() > 0) {

@@ -11,7 +11,8 @@ export interface Pending {
   ms: number;
   /** The reading's JSON up to `"cip_id":` (script.ts). */
   head: string;
-  values: [string, string, string, string];
+  /** The four values ("" where there is none), then the JSON after `seq` (`,"faults":[…]` or ""). */
+  values: [string, string, string, string, string];
 }
 
 export interface Outbox {
@@ -22,6 +23,12 @@ export interface Outbox {
   size(): number;
   close(): void;
 }
+
+/** Rows written before the tail existed have four values: their tail is empty. */
+const tupleOf = (v: string): Pending["values"] => {
+  const [t = "", p = "", c = "", f = "", tail = ""] = v.split("|");
+  return [t, p, c, f, tail];
+};
 
 export function createOutbox(dataDir: string | null): Outbox {
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
@@ -40,7 +47,7 @@ export function createOutbox(dataDir: string | null): Outbox {
     },
     peek(limit) {
       const rows = db.query("SELECT id, device, ms, head, v FROM outbox ORDER BY id LIMIT ?").all(limit) as { id: number; device: string; ms: number; head: string; v: string }[];
-      return rows.map((r) => ({ id: r.id, device: r.device, ms: r.ms, head: r.head, values: r.v.split("|") as Pending["values"] }));
+      return rows.map((r) => ({ id: r.id, device: r.device, ms: r.ms, head: r.head, values: tupleOf(r.v) }));
     },
     remove(ids) {
       if (ids.length === 0) return;

@@ -10,7 +10,7 @@
 // Stream entries: t = event type, d = device, p = payload:
 //   reading       the stored reading's JSON (built here: the head an instance sent + cip_id, device, seq)
 //   cycle.opened  "cip|started_ms"
-//   cycle.closed  "cip|started_ms|last_ms|n|min|max|sum for each metric"
+//   cycle.closed  "cip|started_ms|last_ms|n|min|max|sum|count for each metric"
 // The frames subscribers get are built from these by every instance with the same code (frames.ts).
 export const SCRIPT = `
 local mode = ARGV[1]
@@ -43,6 +43,7 @@ local function state()
     parts[#parts + 1] = h['mn_' .. m]
     parts[#parts + 1] = h['mx_' .. m]
     parts[#parts + 1] = h['sm_' .. m]
+    parts[#parts + 1] = h['ct_' .. m] or '0'
   end
   return table.concat(parts, '|')
 end
@@ -60,6 +61,7 @@ local function open(cip, ms)
     h['mn_' .. m] = ''
     h['mx_' .. m] = ''
     h['sm_' .. m] = '0'
+    h['ct_' .. m] = '0'
   end
   add('cycle.opened', h.cip .. '|' .. ms)
 end
@@ -74,11 +76,11 @@ local function save()
 end
 
 if mode == 'ingest' then
-  -- ARGV: mode, device JSON, device, maxlen, gap ms, count, then per reading: ms, head, 4 values
+  -- ARGV: mode, device JSON, device, maxlen, gap ms, count, then per reading: ms, head, 4 values ('' = none), tail
   local devjson = ARGV[2]
   local n = tonumber(ARGV[6])
   for i = 0, n - 1 do
-    local b = 7 + i * 6
+    local b = 7 + i * 7
     local ms = ARGV[b]
     local at = tonumber(ms)
     if h.cip == nil then
@@ -92,13 +94,17 @@ if mode == 'ingest' then
     h.n = tostring(tonumber(h.n) + 1)
     for k, m in ipairs(metrics) do
       local text = ARGV[b + 1 + k]
-      local v = tonumber(text)
-      if h['mn_' .. m] == '' or v < tonumber(h['mn_' .. m]) then h['mn_' .. m] = text end
-      if h['mx_' .. m] == '' or v > tonumber(h['mx_' .. m]) then h['mx_' .. m] = text end
-      h['sm_' .. m] = string.format('%.17g', tonumber(h['sm_' .. m]) + v)
+      -- An empty value: the sensor failed or the board has none; it is not counted.
+      if text ~= '' then
+        local v = tonumber(text)
+        if h['mn_' .. m] == '' or v < tonumber(h['mn_' .. m]) then h['mn_' .. m] = text end
+        if h['mx_' .. m] == '' or v > tonumber(h['mx_' .. m]) then h['mx_' .. m] = text end
+        h['sm_' .. m] = string.format('%.17g', tonumber(h['sm_' .. m]) + v)
+        h['ct_' .. m] = tostring(tonumber(h['ct_' .. m] or '0') + 1)
+      end
     end
     local seq = redis.call('INCR', KEYS[1])
-    local json = ARGV[b + 1] .. h.cip .. ',"device":' .. devjson .. ',"seq":' .. seq .. '}'
+    local json = ARGV[b + 1] .. h.cip .. ',"device":' .. devjson .. ',"seq":' .. seq .. ARGV[b + 6] .. '}'
     h.latest = json
     add('reading', json, seq)
   end

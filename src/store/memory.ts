@@ -12,6 +12,13 @@ export function createMemoryStore(replayMax: number): Store {
   const ring: (Recorded | undefined)[] = new Array(replayMax);
   let next = 0;
   let count = 0;
+  // Admin records live as long as the process: STORAGE=memory keeps nothing on disk.
+  const settings = new Map<string, Map<string, string>>();
+  const settingsOf = (kind: string) => {
+    let map = settings.get(kind);
+    if (!map) settings.set(kind, (map = new Map()));
+    return map;
+  };
   return {
     kind: "memory",
     history: false,
@@ -46,6 +53,11 @@ export function createMemoryStore(replayMax: number): Store {
           (fromMs === undefined || e.ms >= fromMs) && (toMs === undefined || e.ms < toMs),
       );
       return found.sort((a, b) => a.seq - b.seq).slice(0, limit).map((e) => e.frame);
+    },
+    settings: async (kind) => new Map(settingsOf(kind)),
+    async putSetting(kind, id, value) {
+      if (value === null) settingsOf(kind).delete(id);
+      else settingsOf(kind).set(id, value);
     },
     saveRecipe: async () => {},
     savedRecipes: async () => ({}),

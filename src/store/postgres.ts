@@ -8,7 +8,7 @@ import { summarise, type CycleState } from "../modules/cycles/service";
 import type { CycleSummary } from "../modules/cycles/model";
 import type { StoredReading } from "../modules/readings/model";
 import { createMemoryStore } from "./memory";
-import { readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
+import { faultsColumn, readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
 import type { Bucket, ReadingQuery, Restored, Store } from "./types";
 
 /** Each entry runs once, in order; the applied count is kept in schema_version. Append, never edit. */
@@ -44,10 +44,14 @@ const MIGRATIONS = [
    CREATE TABLE devices (device TEXT PRIMARY KEY, seq BIGINT NOT NULL, latest TEXT NOT NULL);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
    CREATE TABLE device_recipes (device TEXT PRIMARY KEY, recipe TEXT);`,
+  // A failed sensor's value is kept as NULL; admin records (device keys, device addresses).
+  `ALTER TABLE readings ALTER COLUMN temperature DROP NOT NULL, ALTER COLUMN pressure DROP NOT NULL,
+     ALTER COLUMN concentration DROP NOT NULL, ALTER COLUMN flow DROP NOT NULL, ADD COLUMN faults TEXT;
+   CREATE TABLE settings (kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id));`,
 ];
 
 const READING_COLUMNS =
-  "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq::float8 AS seq, phase, phase_source";
+  "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq::float8 AS seq, phase, phase_source, faults";
 
 type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: boolean; summary: string | null; verdict: string | null };
 
@@ -97,7 +101,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Sto
         if (r) {
           readings.push({
             seq: r.seq, device: r.device, ts_ms: event.ms, cip_id: r.cip_id, temperature: r.temperature, pressure: r.pressure,
-            concentration: r.concentration, flow: r.flow, timestamp: r.timestamp, phase: r.phase ?? null, phase_source: r.phase_source ?? null,
+            concentration: r.concentration, flow: r.flow, timestamp: r.timestamp, phase: r.phase ?? null, phase_source: r.phase_source ?? null, faults: faultsColumn(r),
           });
           latest.set(r.device, { seq: r.seq, json: event.json });
         } else events.push({ seq: event.seq, ts_ms: event.ms, type: event.type, device: event.device, frame: event.frame });
@@ -218,7 +222,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Sto
         // The replay window comes back too, so a client can resume across a restart.
         const recent = (await sql.unsafe(
           `(SELECT seq::float8 AS seq, 'reading' AS type, NULL AS frame, ts_ms::float8 AS ts_ms, ${READING_COLUMNS.replace(", seq::float8 AS seq", "")} FROM readings ORDER BY seq DESC LIMIT $1)
-           UNION ALL (SELECT seq::float8, type, frame, ts_ms::float8, NULL, NULL, NULL, NULL, NULL, NULL, device, NULL, NULL FROM events ORDER BY seq DESC LIMIT $1)
+           UNION ALL (SELECT seq::float8, type, frame, ts_ms::float8, NULL, NULL, NULL, NULL, NULL, NULL, device, NULL, NULL, NULL FROM events ORDER BY seq DESC LIMIT $1)
            ORDER BY seq DESC LIMIT $1`,
           [options.replayMax],
         )) as (ReadingRow & { type: string; frame: string | null; ts_ms: number })[];
@@ -273,6 +277,14 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Sto
       const rows = (await sql`SELECT frame FROM events WHERE device = ${device} AND type LIKE ${`${typePrefix}%`}
         AND ts_ms >= ${fromMs ?? 0} AND ts_ms < ${toMs ?? Number.MAX_SAFE_INTEGER} ORDER BY seq LIMIT ${limit}`) as { frame: string }[];
       return rows.map((r) => r.frame);
+    },
+    async settings(kind) {
+      const rows = (await sql`SELECT id, value FROM settings WHERE kind = ${kind}`) as { id: string; value: string }[];
+      return new Map(rows.map((r) => [r.id, r.value]));
+    },
+    async putSetting(kind, id, value) {
+      if (value === null) await sql`DELETE FROM settings WHERE kind = ${kind} AND id = ${id}`;
+      else await sql`INSERT INTO settings (kind, id, value) VALUES (${kind}, ${id}, ${value}) ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value`;
     },
     async saveRecipe(device, recipe) {
       await sql`INSERT INTO device_recipes (device, recipe) VALUES (${device}, ${recipe}) ON CONFLICT (device) DO UPDATE SET recipe = excluded.recipe`;

@@ -10,7 +10,7 @@ import type { Recorded } from "../events";
 import { summarise, type CycleState } from "../modules/cycles/service";
 import type { CycleSummary } from "../modules/cycles/model";
 import type { StoredReading } from "../modules/readings/model";
-import { readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
+import { faultsColumn, readingOf, runningStatsOf, statsColumns, statsOf, type ReadingRow, type StatsRow } from "./rows";
 import type { Bucket, ReadingQuery, Replay, Restored, Store } from "./types";
 
 const SCHEMA = `
@@ -19,11 +19,14 @@ CREATE TABLE IF NOT EXISTS readings (
   device TEXT NOT NULL,
   ts_ms INTEGER NOT NULL,
   cip_id INTEGER NOT NULL,
-  temperature REAL NOT NULL,
-  pressure REAL NOT NULL,
-  concentration REAL NOT NULL,
-  flow REAL NOT NULL,
-  timestamp TEXT NOT NULL
+  temperature REAL,
+  pressure REAL,
+  concentration REAL,
+  flow REAL,
+  timestamp TEXT NOT NULL,
+  phase TEXT,
+  phase_source TEXT,
+  faults TEXT
 );
 CREATE INDEX IF NOT EXISTS readings_by_time ON readings (device, ts_ms);
 CREATE INDEX IF NOT EXISTS readings_by_cycle ON readings (device, cip_id);
@@ -47,16 +50,38 @@ CREATE TABLE IF NOT EXISTS cycles (
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, latest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS device_recipes (device TEXT PRIMARY KEY, recipe TEXT);
+CREATE TABLE IF NOT EXISTS settings (kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id));
 `;
+
+/**
+ * Databases from before failed sensors were kept have NOT NULL metric columns; SQLite cannot drop a
+ * constraint in place, so the table is rebuilt once, in one transaction.
+ */
+function allowMissingValues(db: Database): void {
+  const columns = db.query("SELECT name, \"notnull\" AS required FROM pragma_table_info('readings')").all() as { name: string; required: number }[];
+  if (!columns.some((c) => c.name === "temperature" && c.required === 1)) return;
+  db.transaction(() => {
+    db.exec(`CREATE TABLE readings_nullable (
+      seq INTEGER PRIMARY KEY, device TEXT NOT NULL, ts_ms INTEGER NOT NULL, cip_id INTEGER NOT NULL,
+      temperature REAL, pressure REAL, concentration REAL, flow REAL, timestamp TEXT NOT NULL,
+      phase TEXT, phase_source TEXT, faults TEXT)`);
+    db.exec(`INSERT INTO readings_nullable SELECT seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp, phase, phase_source, faults FROM readings`);
+    db.exec("DROP TABLE readings");
+    db.exec("ALTER TABLE readings_nullable RENAME TO readings");
+    db.exec("CREATE INDEX readings_by_time ON readings (device, ts_ms)");
+    db.exec("CREATE INDEX readings_by_cycle ON readings (device, cip_id)");
+  })();
+}
 
 /** Columns added after the first release; added in place to an older database. */
 const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ["readings", "phase", "TEXT"],
   ["readings", "phase_source", "TEXT"],
+  ["readings", "faults", "TEXT"],
   ["cycles", "verdict", "TEXT"],
 ];
 
-const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq, phase, phase_source";
+const READING_COLUMNS = "temperature, pressure, concentration, flow, timestamp, cip_id, device, seq, phase, phase_source, faults";
 
 type CycleRow = { device: string; cip_id: number; started_ms: number; last_ms: number; readings: number; closed: number; summary: string | null; verdict: string | null };
 
@@ -79,9 +104,10 @@ export function createSqliteStore(options: SqliteOptions): Store {
     const columns = db.query(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
     if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
+  allowMissingValues(db);
 
   const insertReading = db.query(
-    "INSERT INTO readings (seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp, phase, phase_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO readings (seq, device, ts_ms, cip_id, temperature, pressure, concentration, flow, timestamp, phase, phase_source, faults) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const insertEvent = db.query("INSERT INTO events (seq, ts_ms, type, device, frame) VALUES (?, ?, ?, ?, ?)");
   const upsertDevice = db.query("INSERT INTO devices (device, latest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET latest = excluded.latest");
@@ -103,7 +129,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
       // A reading is one row in `readings` (its frame is rebuilt for replay); other events keep their frame.
       const r = event.reading;
       if (r) {
-        insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp, r.phase ?? null, r.phase_source ?? null);
+        insertReading.run(r.seq, r.device, event.ms, r.cip_id, r.temperature, r.pressure, r.concentration, r.flow, r.timestamp, r.phase ?? null, r.phase_source ?? null, faultsColumn(r));
         latest.set(r.device, event.json);
       } else insertEvent.run(event.seq, event.ms, event.type, event.device, event.frame);
       if (event.cycle) {
@@ -225,7 +251,7 @@ export function createSqliteStore(options: SqliteOptions): Store {
         params.push(seq, ...(devices.length > 0 ? devices : []));
       }
       if (eventWhere.length > 0) {
-        parts.push(`SELECT seq, type, frame, NULL, NULL, NULL, NULL, NULL, NULL, device, NULL, NULL FROM events WHERE seq > ? AND (${eventWhere.join(" OR ")})`);
+        parts.push(`SELECT seq, type, frame, NULL, NULL, NULL, NULL, NULL, NULL, device, NULL, NULL, NULL FROM events WHERE seq > ? AND (${eventWhere.join(" OR ")})`);
         params.push(seq, ...devices);
       }
       if (parts.length === 0) return { events: [], oldest };
@@ -272,6 +298,14 @@ export function createSqliteStore(options: SqliteOptions): Store {
         "SELECT frame FROM events WHERE device = ? AND type LIKE ? AND ts_ms >= ? AND ts_ms < ? ORDER BY seq LIMIT ?",
       ).all(device, `${typePrefix}%`, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER, limit) as { frame: string }[];
       return rows.map((r) => r.frame);
+    },
+    async settings(kind) {
+      const rows = cached("SELECT id, value FROM settings WHERE kind = ?").all(kind) as { id: string; value: string }[];
+      return new Map(rows.map((r) => [r.id, r.value]));
+    },
+    async putSetting(kind, id, value) {
+      if (value === null) cached("DELETE FROM settings WHERE kind = ? AND id = ?").run(kind, id);
+      else cached("INSERT INTO settings (kind, id, value) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value").run(kind, id, value);
     },
     async saveRecipe(device, recipe) {
       cached("INSERT INTO device_recipes (device, recipe) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET recipe = excluded.recipe").run(device, recipe);

@@ -51,6 +51,8 @@ export interface HistorySize {
   oldestMs: number | null;
 }
 
+export type SettingKind = "device_key" | "device_address";
+
 export interface Store extends Recorder {
   readonly kind: "sqlite" | "memory" | "postgres";
   /** Whether readings are kept for history queries (false: latest values and replay only). */
@@ -72,6 +74,10 @@ export interface Store extends Recorder {
   /** Recipe assignments made at run time (PUT /api/devices/:device), kept across restarts. */
   saveRecipe(device: string, recipe: string | null): Promise<void>;
   savedRecipes(): Promise<Record<string, string | null>>;
+  /** Small records the admin API manages (device keys, device addresses): id → JSON text, per kind. */
+  settings(kind: SettingKind): Promise<Map<string, string>>;
+  /** Writes one record (null deletes it). */
+  putSetting(kind: SettingKind, id: string, value: string | null): Promise<void>;
   /** Deletes history older than `beforeMs` a chunk at a time; resolves to the rows removed. */
   prune(beforeMs: number): Promise<number>;
   /** Size on disk and the oldest reading (PostgreSQL: as of the last refresh, at most a minute old). */

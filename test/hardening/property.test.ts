@@ -17,24 +17,67 @@ const reading = fc.record(
   { requiredKeys: [] },
 );
 
+const METRICS = ["temperature", "pressure", "concentration", "flow"] as const;
+const NUMBER_TEXT = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+const FAILED_TEXT = /^\s*[-+]?(nan|inf(inity)?)(\([^)]*\))?\s*$/i;
+
+/** What the original path stores for a value older firmware may send: the number, null (a failed sensor), or undefined (refused). */
+function legacyValue(value: unknown): number | null | undefined {
+  if (value === null) return null;
+  if (typeof value === "number") return value;
+  if (typeof value !== "string") return undefined;
+  if (FAILED_TEXT.test(value)) return null;
+  if (!NUMBER_TEXT.test(value)) return undefined;
+  const number = Number(value.trim());
+  return Number.isFinite(number) ? number : null;
+}
+
 describe("the ingest schema", () => {
-  test("any JSON body is either stored exactly (four finite numbers) or refused with 400/422 and nothing changes", async () => {
+  const unchanged = async (before: string) => {
+    const after = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
+    expect(after).toBe(before);
+  };
+
+  test("the device path: any JSON body is either stored exactly (four numbers, null for a failed sensor) or refused with 400/422 and nothing changes", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(reading, fc.jsonValue({ maxDepth: 4 })), async (body) => {
-        const before = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
-        const response = await post(`${server.url}/sensor_data`, JSON.stringify(body));
+        const before = await (await fetch(`${server.url}/api/devices/prop/latest`, { headers: { "x-api-key": READ_KEY } })).text();
+        const response = await post(`${server.url}/api/devices/prop/readings`, JSON.stringify(body));
         const answer = await response.json();
         const valid =
           typeof body === "object" && body !== null && !Array.isArray(body) &&
-          ["temperature", "pressure", "concentration", "flow"].every((k) => typeof (body as Record<string, unknown>)[k] === "number");
+          METRICS.every((k) => typeof (body as Record<string, unknown>)[k] === "number" || (body as Record<string, unknown>)[k] === null);
         if (valid) {
           expect(response.status).toBe(201);
-          for (const k of ["temperature", "pressure", "concentration", "flow"]) expect(answer[k]).toBe((body as Record<string, number>)[k]);
+          for (const k of METRICS) expect(answer[k]).toBe((body as Record<string, number | null>)[k]);
+          const faults = METRICS.filter((k) => (body as Record<string, unknown>)[k] === null);
+          expect(answer.faults).toEqual(faults.length > 0 ? faults : undefined);
+        } else if (!Array.isArray(body)) {
+          expect([400, 422]).toContain(response.status);
+          expect(typeof answer.message).toBe("string");
+          const after = await (await fetch(`${server.url}/api/devices/prop/latest`, { headers: { "x-api-key": READ_KEY } })).text();
+          expect(after).toBe(before);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("the original path: any firmware-like body is stored as its values say (quoted digits, nan, absent sensors) or refused and nothing changes", async () => {
+    await fc.assert(
+      fc.asyncProperty(reading, async (body) => {
+        const before = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
+        const response = await post(`${server.url}/sensor_data`, JSON.stringify(body));
+        const answer = await response.json();
+        const given = METRICS.filter((k) => k in body);
+        const values = given.map((k) => legacyValue((body as Record<string, unknown>)[k]));
+        if (given.length > 0 && values.every((v) => v !== undefined)) {
+          expect(response.status).toBe(201);
+          for (const k of METRICS) expect(answer[k]).toBe(k in body ? legacyValue((body as Record<string, unknown>)[k]) : null);
         } else {
           expect([400, 422]).toContain(response.status);
           expect(typeof answer.message).toBe("string");
-          const after = await (await fetch(`${server.url}/sensor_data`, { headers: { "x-api-key": READ_KEY } })).text();
-          expect(after).toBe(before);
+          await unchanged(before);
         }
       }),
       { numRuns: 300 },

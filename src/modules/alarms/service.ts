@@ -1,34 +1,31 @@
-// Live alarms: a metric outside its phase's limits for longer than the debounce raises an alarm;
-// back within limits for as long clears it. Both are published on `alarms` and the device's topic
-// (and so kept with the history, like every published event).
+// Live alarms, debounced: a metric outside its phase's limits for longer than the debounce raises an
+// alarm and back within limits for as long clears it; a sensor that keeps reading nan/inf for the
+// debounce raises `sensor.fault` until it reads again; a board silent mid-cycle raises `board.silent`.
 import type { Clock } from "../../clock";
 import type { Events } from "../../events";
 import { METRICS, type Metric } from "../cycles/model";
 import type { Phase } from "../recipes/model";
 import type { PhaseOf } from "../recipes/service";
-import type { ReadingInput } from "../readings/model";
+import type { Sample } from "../readings/model";
+import { createAlarmBook, type Alarm } from "./book";
 
-export interface Alarm {
-  device: string;
-  cip_id: number;
-  phase: string;
-  metric: Metric;
-  min: number | null;
-  max: number | null;
-  value: number;
-  out_since: string;
-  raised_at: string;
-}
+export type { Alarm, AlarmKind } from "./book";
 
 interface Watch {
   outSince?: number;
   inSince?: number;
-  active?: Alarm;
   phase: string | null;
 }
 
 export interface Alarms {
-  check(device: string, cipId: number, phase: PhaseOf, spec: Phase | undefined, reading: ReadingInput, ms: number): void;
+  /** Limits of the reading's phase (recipes). */
+  check(device: string, cipId: number, phase: PhaseOf, spec: Phase | undefined, reading: Sample, ms: number): void;
+  /** Failed sensors (null values) of any reading, with or without a recipe. */
+  faults(device: string, cipId: number, phase: string | null, reading: Sample, ms: number): void;
+  /** The device's board has posted nothing since `lastMs` while its cycle is open. */
+  silent(device: string, cipId: number, lastMs: number, ms: number): void;
+  /** The device's board posts again. */
+  heard(device: string, ms: number): void;
   /** Ends every open alarm of a device (its cycle or recipe changed). */
   end(device: string, reason: string, ms: number): void;
   active(device?: string): Alarm[];
@@ -36,78 +33,92 @@ export interface Alarms {
   readonly debounceMs: number;
 }
 
-export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: number }): Alarms {
-  const { events, clock, debounceMs } = deps;
-  const watches = new Map<string, Map<Metric, Watch>>();
-  let raisedCount = 0;
+const SILENT = "silent";
 
-  const emit = (type: "alarm.raised" | "alarm.cleared", alarm: Alarm, ms: number, extra: Record<string, string> = {}) => {
-    const seq = events.nextSeq();
-    const body = { ...alarm, ...extra, seq };
-    events.emit({ type, seq, device: alarm.device, ms, json: JSON.stringify(body) });
+export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: number }): Alarms {
+  const { clock, debounceMs } = deps;
+  const book = createAlarmBook(deps);
+  const watches = new Map<string, Map<string, Watch>>();
+  const watchOf = (device: string, key: string, phase: string | null) => {
+    let byKey = watches.get(device);
+    if (!byKey) watches.set(device, (byKey = new Map()));
+    let watch = byKey.get(key);
+    if (!watch) byKey.set(key, (watch = { phase }));
+    return watch;
   };
-  const clear = (watch: Watch, ms: number, reason: string) => {
-    if (!watch.active) return;
-    emit("alarm.cleared", watch.active, ms, { cleared_at: clock.iso(ms), reason });
-    watch.active = undefined;
-  };
+  const alarm = (fields: Omit<Alarm, "out_since" | "raised_at">, outSince: number, ms: number): Alarm => ({
+    ...fields,
+    out_since: clock.iso(outSince),
+    raised_at: clock.iso(ms),
+  });
 
   return {
     check(device, cipId, phase, spec, reading, ms) {
-      let byMetric = watches.get(device);
-      if (!byMetric) watches.set(device, (byMetric = new Map()));
       for (const metric of METRICS) {
-        let watch = byMetric.get(metric);
-        if (!watch) byMetric.set(metric, (watch = { phase: phase.name }));
+        const key = `limit:${metric}`;
+        const watch = watchOf(device, key, phase.name);
         if (watch.phase !== phase.name) {
-          clear(watch, ms, "phase ended");
+          book.clear(device, key, ms, "phase ended");
           watch.outSince = watch.inSince = undefined;
           watch.phase = phase.name;
         }
         const limit = spec?.limits?.[metric];
-        if (!limit || phase.name === null) continue;
         const value = reading[metric];
+        // No value (a failed or absent sensor) says nothing about the limits: the watch waits.
+        if (!limit || phase.name === null || value === null || value === undefined) continue;
         const out = (limit.min !== undefined && value < limit.min) || (limit.max !== undefined && value > limit.max);
+        const active = book.get(device, key);
         if (out) {
           watch.inSince = undefined;
           watch.outSince ??= ms;
-          if (!watch.active && ms - watch.outSince >= debounceMs) {
-            watch.active = {
-              device,
-              cip_id: cipId,
-              phase: phase.name,
-              metric,
-              min: limit.min ?? null,
-              max: limit.max ?? null,
-              value,
-              out_since: clock.iso(watch.outSince),
-              raised_at: clock.iso(ms),
-            };
-            raisedCount++;
-            emit("alarm.raised", watch.active, ms);
+          if (!active && ms - watch.outSince >= debounceMs) {
+            const fields = { kind: "limit" as const, device, cip_id: cipId, phase: phase.name, metric, min: limit.min ?? null, max: limit.max ?? null, value };
+            book.raise(key, alarm(fields, watch.outSince, ms), ms);
           }
         } else {
           watch.outSince = undefined;
-          if (watch.active) {
+          if (active) {
             watch.inSince ??= ms;
-            if (ms - watch.inSince >= debounceMs) clear(watch, ms, "back within limits");
+            if (ms - watch.inSince >= debounceMs) book.clear(device, key, ms, "back within limits");
           }
         }
       }
     },
+    faults(device, cipId, phase, reading, ms) {
+      for (const metric of METRICS) {
+        const value = reading[metric];
+        if (value === undefined) continue; // no such sensor on this board
+        const key = `fault:${metric}`;
+        const watch = watchOf(device, key, phase);
+        if (value !== null) {
+          watch.outSince = undefined;
+          book.clear(device, key, ms, "the sensor reads again");
+          continue;
+        }
+        watch.outSince ??= ms;
+        if (!book.get(device, key) && ms - watch.outSince >= debounceMs) {
+          const fields = { kind: "sensor.fault" as const, device, cip_id: cipId, phase, metric: metric as Metric, min: null, max: null, value: null };
+          book.raise(key, alarm(fields, watch.outSince, ms), ms);
+        }
+      }
+    },
+    silent(device, cipId, lastMs, ms) {
+      if (book.get(device, SILENT)) return;
+      book.markUnknown(device, clock.iso(lastMs));
+      const fields = { kind: "board.silent" as const, device, cip_id: cipId, phase: null, metric: null, min: null, max: null, value: null };
+      book.raise(SILENT, alarm(fields, lastMs, ms), ms);
+    },
+    heard(device, ms) {
+      if (!book.get(device, SILENT)) return;
+      book.clear(device, SILENT, ms, "the board posts again");
+      book.markUnknown(device, null);
+    },
     end(device, reason, ms) {
-      for (const watch of watches.get(device)?.values() ?? []) clear(watch, ms, reason);
+      book.clearAll(device, ms, reason);
       watches.delete(device);
     },
-    active(device) {
-      const out: Alarm[] = [];
-      for (const [d, byMetric] of watches) {
-        if (device !== undefined && d !== device) continue;
-        for (const watch of byMetric.values()) if (watch.active) out.push(watch.active);
-      }
-      return out;
-    },
-    raised: () => raisedCount,
+    active: book.active,
+    raised: book.raised,
     debounceMs,
   };
 }

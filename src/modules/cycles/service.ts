@@ -3,13 +3,15 @@
 // or, checked on a timer, once the gap has passed with no data; closing publishes its summary.
 import type { Clock } from "../../clock";
 import type { Events } from "../../events";
-import type { ReadingInput } from "../readings/model";
+import type { Sample } from "../readings/model";
 import { METRICS, type CycleClosed, type CycleOpened, type CycleSummary, type Metric, type MetricStats } from "./model";
 
 export interface RunningStats {
   min: number;
   max: number;
   sum: number;
+  /** Readings that had a value for this metric (a failed or absent sensor has none). */
+  n: number;
 }
 
 export interface CycleState {
@@ -23,7 +25,7 @@ export interface CycleState {
 
 export interface Cycles {
   /** The cycle of a reading of `device` received at `ms`; publishes any cycle it closes or opens. */
-  assign(device: string, ms: number, reading: ReadingInput): number;
+  assign(device: string, ms: number, reading: Sample): number;
   get(device: string): CycleState | undefined;
   devices(): IterableIterator<[string, CycleState]>;
   /** Closes every open cycle whose device has been silent for longer than the gap. */
@@ -35,13 +37,14 @@ export interface Cycles {
 
 export function emptyStats(): Record<Metric, RunningStats> {
   const stats = {} as Record<Metric, RunningStats>;
-  for (const metric of METRICS) stats[metric] = { min: Infinity, max: -Infinity, sum: 0 };
+  for (const metric of METRICS) stats[metric] = { min: Infinity, max: -Infinity, sum: 0, n: 0 };
   return stats;
 }
 
-export function finishStats(stats: RunningStats, count: number): MetricStats {
-  if (count === 0) return { min: null, avg: null, max: null };
-  return { min: stats.min, avg: Math.round((stats.sum / count) * 1e6) / 1e6, max: stats.max };
+/** Min/avg/max over the readings that had a value (missing values are skipped, not counted as 0). */
+export function finishStats(stats: RunningStats): MetricStats {
+  if (stats.n === 0) return { min: null, avg: null, max: null };
+  return { min: stats.min, avg: Math.round((stats.sum / stats.n) * 1e6) / 1e6, max: stats.max };
 }
 
 /** A cycle's summary from its times and counts and the min/avg/max of each metric (wherever they come from). */
@@ -65,12 +68,14 @@ export function summarise(
 }
 
 /** Counts a reading into its cycle: the running min/max/sum behind the cycle's summary. */
-export function addToCycle(cycle: CycleState, ms: number, reading: Pick<ReadingInput, Metric>): void {
+export function addToCycle(cycle: CycleState, ms: number, reading: Pick<Sample, Metric>): void {
   if (ms > cycle.lastMs) cycle.lastMs = ms;
   cycle.readings++;
   for (const metric of METRICS) {
     const stats = cycle.stats[metric];
     const value = reading[metric];
+    if (value === null || value === undefined) continue;
+    stats.n++;
     if (value < stats.min) stats.min = value;
     if (value > stats.max) stats.max = value;
     stats.sum += value;
@@ -90,10 +95,10 @@ export function createCycles(deps: {
 
   const summary = (device: string, cycle: CycleState): CycleSummary =>
     summarise(device, cycle, clock.iso, {
-      temperature: finishStats(cycle.stats.temperature, cycle.readings),
-      pressure: finishStats(cycle.stats.pressure, cycle.readings),
-      concentration: finishStats(cycle.stats.concentration, cycle.readings),
-      flow: finishStats(cycle.stats.flow, cycle.readings),
+      temperature: finishStats(cycle.stats.temperature),
+      pressure: finishStats(cycle.stats.pressure),
+      concentration: finishStats(cycle.stats.concentration),
+      flow: finishStats(cycle.stats.flow),
     });
 
 

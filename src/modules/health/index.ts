@@ -1,6 +1,6 @@
 // Health: public, cheap, and the same shape the original service answered with.
 import { Elysia, t } from "elysia";
-import type { Services } from "../../app";
+import type { Services } from "../../services";
 
 export const Health = t.Object({
   status: t.Union([t.Literal("healthy"), t.Literal("degraded")]),

@@ -1,6 +1,6 @@
 // History routes: readings by time range (pages, CSV, downsampled) and cleaning cycles.
 import { Elysia, t } from "elysia";
-import type { Services } from "../../app";
+import type { Services } from "../../services";
 import { ErrorBody } from "../../errors";
 import { guard } from "../../http";
 import { CycleList, CycleParams, CycleSummary } from "../cycles/model";

@@ -8,7 +8,8 @@ import type { Events } from "../../events";
 import type { Cycles } from "../cycles/service";
 import { METRICS, type Metric } from "../cycles/model";
 import { ApiError, type ErrorDetail } from "../../errors";
-import type { ReadingInput, StoredReading } from "../readings/model";
+import type { Sample, StoredReading } from "../readings/model";
+import { faultsOf } from "./samples";
 import type { LatestStore } from "../readings/service";
 
 export interface Ingest {
@@ -16,19 +17,20 @@ export interface Ingest {
    * Stores and publishes readings of one device received now; returns each stored reading's JSON.
    * Synchronous on one box (published before the 201 leaves); a promise when Redis numbers them (BUS_URL).
    */
-  accept(device: string, inputs: readonly ReadingInput[]): string[] | Promise<string[]>;
+  accept(device: string, inputs: readonly Sample[]): string[] | Promise<string[]>;
 }
 
 export type Limits = Partial<Record<Metric, { min?: number; max?: number }>>;
 
 /** 422 naming every value outside its plausible range (LIMIT_<METRIC>), before anything is stored. */
-export function checkRanges(inputs: readonly ReadingInput[], limits: Limits, batch: boolean): void {
+export function checkRanges(inputs: readonly Sample[], limits: Limits, batch: boolean): void {
   const details: ErrorDetail[] = [];
   inputs.forEach((input, i) => {
     for (const metric of METRICS) {
       const range = limits[metric];
       if (!range) continue;
       const value = input[metric];
+      if (value === null || value === undefined) continue;
       if ((range.min !== undefined && value < range.min) || (range.max !== undefined && value > range.max)) {
         const text = `${range.min ?? ""}..${range.max ?? ""}`;
         details.push({ field: batch ? `[${i}].${metric}` : metric, message: `${value} is outside the plausible range ${text} (LIMIT_${metric.toUpperCase()})` });
@@ -48,7 +50,7 @@ export function createIngest(deps: {
   metrics: Pick<Metrics, "accepted">;
   limits: Limits;
   recipes?: Recipes;
-  alarms?: Alarms;
+  alarms: Alarms;
 }): Ingest {
   const { clock, cycles, latest, events, metrics, limits, recipes, alarms } = deps;
   const ranged = Object.keys(limits).length > 0;
@@ -64,10 +66,10 @@ export function createIngest(deps: {
         const cip_id = cycles.assign(device, ms, input);
         const seq = events.nextSeq();
         const reading: StoredReading = {
-          temperature: input.temperature,
-          pressure: input.pressure,
-          concentration: input.concentration,
-          flow: input.flow,
+          temperature: input.temperature ?? null,
+          pressure: input.pressure ?? null,
+          concentration: input.concentration ?? null,
+          flow: input.flow ?? null,
           timestamp,
           cip_id,
           device,
@@ -79,14 +81,19 @@ export function createIngest(deps: {
           reading.phase = phase.name;
           reading.phase_source = phase.source;
         }
+        // A failed sensor is kept as null and named; the other values go on as usual.
+        const faults = faultsOf(input);
+        if (faults.length > 0) reading.faults = faults;
         const json = JSON.stringify(reading);
         latest.set(device, { reading, json });
         // The cycle rides along so the store keeps its counters with the reading.
         events.emit({ type: "reading", seq, device, ms, json, reading, cycle: { cipId: cip_id, state: cycles.get(device)! } });
         out.push(json);
         // (A cycle's end closes its alarms: the cycles service's onClosed does it.)
-        if (alarms && recipe && phase) alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
+        if (recipe && phase) alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
+        alarms.faults(device, cip_id, phase?.name ?? null, input, ms);
       }
+      alarms.heard(device, ms);
       metrics.accepted(out.length);
       return out;
     },

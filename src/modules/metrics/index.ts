@@ -1,6 +1,6 @@
 // GET /metrics: Prometheus text exposition, behind the read key unless METRICS_PUBLIC=true.
 import { Elysia } from "elysia";
-import type { Services } from "../../app";
+import type { Services } from "../../services";
 import { ErrorBody } from "../../errors";
 import { guard } from "../../http";
 

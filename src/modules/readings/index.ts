@@ -1,6 +1,6 @@
 // Latest-value routes. Never invents values: before a device's first reading the answer is 404.
 import { Elysia } from "elysia";
-import type { Services } from "../../app";
+import type { Services } from "../../services";
 import { ApiError, ErrorBody } from "../../errors";
 import { guard, json } from "../../http";
 import { DeviceList, DeviceParams, StoredReading, type DeviceSummary } from "./model";
@@ -27,12 +27,14 @@ export function readingsRoutes(s: Services) {
     .get(
       "/api/devices",
       () => {
+        const now = s.clock.now();
         const devices: DeviceSummary[] = [];
         for (const [device, latest] of s.latest.devices()) {
           const cycle = s.cycles.get(device);
           if (!cycle) continue;
           devices.push({
             device,
+            state: s.boards.state(device, now),
             cip_id: cycle.cipId,
             cycle_started: s.clock.iso(cycle.startedMs),
             last_seen: s.clock.iso(cycle.lastMs),
@@ -45,7 +47,7 @@ export function readingsRoutes(s: Services) {
       {
         beforeHandle,
         response: { 200: DeviceList, ...errors },
-        detail: { summary: "Every device with its latest reading, current cycle and last seen time", tags: ["readings"] },
+        detail: { summary: "Every device with its state (online, silent, idle), latest reading, current cycle and last seen time", tags: ["readings"] },
       },
     )
     .get("/api/devices/:device/latest", ({ params }) => latestOf(params.device), {

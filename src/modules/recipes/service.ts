@@ -6,7 +6,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../../config";
 import { describeErrors } from "../../errors";
 import { METRICS } from "../cycles/model";
-import type { ReadingInput } from "../readings/model";
+import type { Sample } from "../readings/model";
 import { RecipesFile, type Phase, type Range, type Recipe } from "./model";
 
 export interface PhaseOf {
@@ -23,7 +23,7 @@ export interface Recipes {
   assign(device: string, recipe: string | null): void;
   assignments(): Record<string, string>;
   /** The phase of a reading of `device` in cycle `cipId` (phases only move forward within a cycle). */
-  phaseOf(device: string, cipId: number, reading: ReadingInput & { phase?: string }): PhaseOf | undefined;
+  phaseOf(device: string, cipId: number, reading: Sample): PhaseOf | undefined;
 }
 
 /** Reads and checks RECIPES_FILE; any mistake stops start-up with a sentence naming the line or field. */
@@ -73,9 +73,21 @@ export function checkRecipes(data: unknown, where: string): RecipesFile {
 const inRange = (value: number, range: Range | undefined) =>
   range === undefined || ((range.min === undefined || value >= range.min) && (range.max === undefined || value <= range.max));
 
-export function matchesSignature(phase: Phase, reading: ReadingInput): boolean {
+/**
+ * Whether a reading looks like the phase. A missing value (a failed sensor) neither confirms nor
+ * contradicts; a reading with no value for any of the signature's metrics matches nothing.
+ */
+export function matchesSignature(phase: Phase, reading: Sample): boolean {
   if (!phase.signature) return false;
-  return METRICS.every((metric) => inRange(reading[metric], phase.signature?.[metric]));
+  let known = 0;
+  for (const metric of METRICS) {
+    const range = phase.signature[metric];
+    const value = reading[metric];
+    if (range === undefined || value === null || value === undefined) continue;
+    if (!inRange(value, range)) return false;
+    known++;
+  }
+  return known > 0;
 }
 
 export function createRecipes(file: RecipesFile, saved: Record<string, string | null> = {}): Recipes {
@@ -112,7 +124,9 @@ export function createRecipes(file: RecipesFile, saved: Record<string, string | 
       }
       // Stay in the current phase while it fits; otherwise the next phase (forward only) that fits.
       const current = phases[state.index];
-      if (current && matchesSignature(current, reading)) return { index: state.index, name: current.name, source: "inferred" };
+      // A reading with every sensor failed says nothing about the phase: it stays where it was.
+      const blind = METRICS.every((metric) => reading[metric] === null || reading[metric] === undefined);
+      if (current && (blind || matchesSignature(current, reading))) return { index: state.index, name: current.name, source: "inferred" };
       for (let i = state.index + 1; i < phases.length; i++) {
         if (matchesSignature(phases[i]!, reading)) {
           state.index = i;

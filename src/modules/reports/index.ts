@@ -1,6 +1,7 @@
 // Cycle validation routes: assign a recipe, list alarms, and the cycle report (JSON, CSV, printable HTML).
 import { Elysia, t } from "elysia";
-import type { Services } from "../../app";
+import type { Services } from "../../services";
+import { jsonBody } from "../../body";
 import { ApiError, ErrorBody } from "../../errors";
 import { guard, pageHeaders } from "../../http";
 import { CycleParams } from "../cycles/model";
@@ -34,6 +35,7 @@ export function reportRoutes(s: Services) {
       {
         params: DeviceParams,
         body: DeviceSettings,
+        parse: jsonBody(),
         beforeHandle: write,
         response: { 200: t.Object({ device: t.String(), recipe: t.Union([t.String(), t.Null()]) }), ...errors },
         detail: { summary: "Assign a recipe to a device (write key)", tags: ["validation"] },

@@ -22,6 +22,8 @@ export interface MetricReport {
   limit: { min: number | null; max: number | null } | null;
   caution: { min: number | null; max: number | null } | null;
   seconds_out_of_limits: number;
+  /** Seconds this metric's sensor was failed (nan/inf) in the phase; that time counts neither in nor out of limits. */
+  fault_s: number;
   verdict: Verdict | "n/a";
 }
 
@@ -50,6 +52,8 @@ export interface CycleReport {
   cycle: { started_at: string; ended_at: string | null; duration_s: number; readings: number };
   readings_sha256: string;
   debounce_s: number;
+  /** Seconds each sensor was failed over the whole cycle. */
+  sensor_faults_s: Record<Metric, number>;
   verdict: Verdict;
   phases: PhaseReport[];
   alarms: (Alarm & { cleared_at?: string })[];
@@ -57,6 +61,39 @@ export interface CycleReport {
 
 const outside = (value: number, range: { min?: number; max?: number } | undefined) =>
   range !== undefined && ((range.min !== undefined && value < range.min) || (range.max !== undefined && value > range.max));
+
+const zeros = (): Record<Metric, number> => ({ temperature: 0, pressure: 0, concentration: 0, flow: 0 });
+
+/** Min/avg/max of the values that are there, in one pass (no spreading: a cycle may hold a million readings). */
+function statsOfValues(readings: StoredReading[], metric: Metric): { min: number | null; avg: number | null; max: number | null } {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  let n = 0;
+  for (const r of readings) {
+    const value = r[metric];
+    if (value === null) continue;
+    if (value < min) min = value;
+    if (value > max) max = value;
+    sum += value;
+    n++;
+  }
+  return n === 0 ? { min: null, avg: null, max: null } : { min, avg: Math.round((sum / n) * 1e6) / 1e6, max };
+}
+
+/** Seconds each sensor was failed, each reading standing for the time until the next one (bounded). */
+function faultSeconds(readings: StoredReading[], times: number[], indexes?: number[]): Record<Metric, number> {
+  const out = zeros();
+  const at = indexes ?? readings.map((_, i) => i);
+  for (let k = 0; k < at.length - 1; k++) {
+    const faults = readings[at[k]!]!.faults;
+    if (!faults) continue;
+    const step = Math.min(times[at[k + 1]!]! - times[at[k]!]!, MAX_STEP_MS);
+    for (const metric of faults) out[metric as Metric] += step;
+  }
+  for (const metric of METRICS) out[metric] /= 1000;
+  return out;
+}
 
 export function readingsHash(readings: StoredReading[]): string {
   const hasher = new Bun.CryptoHasher("sha256");
@@ -96,13 +133,20 @@ export function buildReport(input: {
       for (const metric of METRICS) {
         const limit = spec.limits?.[metric];
         if (!limit) continue;
-        if (outside(r[metric], limit)) {
+        const value = r[metric];
+        // A failed sensor: not known to be within limits, nor out of them.
+        if (value === null) {
+          allWithin = false;
+          runOutMs[metric] = runCautionMs[metric] = 0;
+          continue;
+        }
+        if (outside(value, limit)) {
           allWithin = false;
           outMs[metric] += step;
           runOutMs[metric] += step;
           longestOutMs[metric] = Math.max(longestOutMs[metric], runOutMs[metric]);
         } else runOutMs[metric] = 0;
-        if (outside(r[metric], limit.caution ?? limit)) {
+        if (outside(value, limit.caution ?? limit)) {
           runCautionMs[metric] += step;
           longestCautionMs[metric] = Math.max(longestCautionMs[metric], runCautionMs[metric]);
         } else runCautionMs[metric] = 0;
@@ -110,10 +154,10 @@ export function buildReport(input: {
       if (allWithin) withinMs += step;
     }
     const reasons: string[] = [];
+    const faultS = faultSeconds(readings, times, idx);
     for (const metric of METRICS) {
-      const values = inPhase.map((r) => r[metric]);
       const limit: Limit | undefined = spec.limits?.[metric];
-      const raised = alarms.some((a) => a.phase === spec.name && a.metric === metric);
+      const raised = alarms.some((a) => (a.kind ?? "limit") === "limit" && a.phase === spec.name && a.metric === metric);
       let verdict: Verdict | "n/a" = "n/a";
       if (limit) {
         // FAIL: out of limits for longer than the debounce (what raises an alarm). CAUTION: outside
@@ -125,12 +169,11 @@ export function buildReport(input: {
         if (verdict !== "PASS") reasons.push(`${metric}: ${verdict === "FAIL" ? "out of limits longer than the debounce" : "outside the caution band"}`);
       }
       metrics[metric] = {
-        min: values.length ? Math.min(...values) : null,
-        avg: values.length ? Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 1e6) / 1e6 : null,
-        max: values.length ? Math.max(...values) : null,
+        ...statsOfValues(inPhase, metric),
         limit: limit ? { min: limit.min ?? null, max: limit.max ?? null } : null,
         caution: limit?.caution ? { min: limit.caution.min ?? null, max: limit.caution.max ?? null } : null,
         seconds_out_of_limits: outMs[metric] / 1000,
+        fault_s: faultS[metric],
         verdict,
       };
     }
@@ -166,6 +209,7 @@ export function buildReport(input: {
     cycle: { started_at: summary.started_at, ended_at: summary.ended_at, duration_s: summary.duration_s, readings: readings.length },
     readings_sha256: readingsHash(readings),
     debounce_s: debounceMs / 1000,
+    sensor_faults_s: faultSeconds(readings, times),
     verdict: recipe ? worst(phases.map((p) => p.verdict)) : "FAIL",
     phases,
     alarms,
@@ -191,15 +235,21 @@ export function reportCsv(report: CycleReport): string {
 export async function collectAlarms(store: Store, device: string, cipId: number): Promise<(Alarm & { cleared_at?: string })[]> {
   const raised = new Map<string, Alarm & { cleared_at?: string }>();
   for (const frame of await store.events(device, "alarm.", undefined, undefined, 100_000)) {
-    const event = JSON.parse(frame) as Alarm & { type: string; cleared_at?: string; seq: number };
+    const event = JSON.parse(frame) as Alarm & { type: string; cleared_at?: string; reason?: string; seq: number };
     if (event.cip_id !== cipId) continue;
-    const key = `${event.phase}\u0000${event.metric}\u0000${event.raised_at}`;
+    const key = `${event.kind ?? "limit"}\u0000${event.phase}\u0000${event.metric}\u0000${event.raised_at}`;
+    const silence = event.kind === "board.silent";
     if (event.type === "alarm.raised") {
       const { type: _type, seq: _seq, ...alarm } = event;
+      // A board gone silent leaves its other open alarms in an unknown state from its last reading.
+      if (silence) for (const open of raised.values()) if (open.cleared_at === undefined && open.kind !== "board.silent") open.unknown_since = event.out_since;
       raised.set(key, alarm);
     } else if (event.type === "alarm.cleared") {
       const found = raised.get(key);
       if (found) found.cleared_at = event.cleared_at;
+      if (silence && event.reason === "the board posts again") {
+        for (const open of raised.values()) if (open.cleared_at === undefined) delete open.unknown_since;
+      }
     }
   }
   return [...raised.values()];

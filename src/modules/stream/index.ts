@@ -1,7 +1,7 @@
 // Stream routes: the original `/ws/sensor_updates`, topic WebSockets at `/ws`, and SSE at `/api/stream`.
 import { Elysia } from "elysia";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import type { Services, StreamSocket } from "../../app";
+import type { Services, StreamSocket } from "../../services";
 import { ApiError, ErrorBody } from "../../errors";
 import { TOPIC } from "../../events";
 import { guard, peerOf, presentedKey } from "../../http";
@@ -32,7 +32,7 @@ export function streamRoutes(s: Services) {
 
   /** Takes a stream slot for the socket's key, or closes it with 1008 (1013 when the server is full); true if it may stay. */
   const admit = (raw: Socket, data: WsData): boolean => {
-    const key = presentedKey("read", data.request, data.query) ?? "";
+    const key = presentedKey(data.request, data.query) ?? "";
     const slot = s.slots.acquire(key);
     if (slot !== "ok") {
       s.log.warn("stream refused: over a cap", { cap: slot, peer: raw.remoteAddress, path: new URL(data.request.url).pathname });
@@ -130,7 +130,7 @@ export function streamRoutes(s: Services) {
       "/api/stream",
       ({ query, request, server }) => {
         const topics = parseTopics(query.topics, [TOPIC.readings]);
-        const key = presentedKey("read", request, query) ?? "";
+        const key = presentedKey(request, query) ?? "";
         const slot = s.slots.acquire(key);
         if (slot !== "ok") {
           s.log.warn("stream refused: over a cap", { cap: slot, peer: peerOf(server, request), path: "/api/stream" });
