@@ -10,6 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { EXAMPLE_RECIPES } from "./modules/recipes/example";
 import { checkRecipes, loadRecipesFile } from "./modules/recipes/service";
 import { simulate, type Fault } from "./simulate";
+import { adminCommand } from "./admin-cli";
 
 const FLAGS = {
   port: { variable: "PORT", help: "TCP port" },
@@ -25,6 +26,10 @@ export function usage(): string {
     "  sensorflow [serve] [flags]   run the server (the default command)",
     "  sensorflow healthcheck       exit 0 if the server on --host/--port answers healthy, else 1",
     "  sensorflow recipes --example print a commented example recipes file (typical dairy values)",
+    "  sensorflow keys add <device> [--label <text>] | list | revoke <id>",
+    "                               per-device keys on the running server (--url, --key <ADMIN_KEY>)",
+    "  sensorflow addresses list | set <address> <device> | remove <address>",
+    "                               the device of a keyless board by its address",
     "  sensorflow simulate          play boards through a cleaning cycle against a server:",
     "      --url <url> (http://127.0.0.1:8000)  --device <id> (line-1)  --boards <n> (1)",
     "      --speed <x> (60: a minute a second)  --fault none|dip|short-dip|caution|nan (on the last board)",
@@ -134,6 +139,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
         key: { type: "string" },
         recipe: { type: "string" },
         "send-phase": { type: "boolean" },
+        label: { type: "string" },
         ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: "string" as const }])),
       },
     });
@@ -159,7 +165,8 @@ export async function main(argv: string[], env: Env): Promise<number> {
     process.stdout.write(EXAMPLE_RECIPES);
     return 0;
   }
-  if (!["serve", "healthcheck", "simulate"].includes(command) || positionals.length > 1) {
+  const admin = command === "keys" || command === "addresses";
+  if (!admin && (!["serve", "healthcheck", "simulate"].includes(command) || positionals.length > 1)) {
     process.stderr.write(`sensorflow: unknown command "${positionals.join(" ")}". See sensorflow --help.\n`);
     return 2;
   }
@@ -172,5 +179,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     return 2;
   }
   if (command === "simulate") return runSimulation(values, config);
+  if (admin) {
+    const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    return adminCommand(positionals, { url: values.url, key: values.key, label: values.label }, config, { stdout: write(process.stdout), stderr: write(process.stderr) });
+  }
   return command === "healthcheck" ? healthcheck(config) : serve(config);
 }
