@@ -74,10 +74,10 @@ const inRange = (value: number, range: Range | undefined) =>
   range === undefined || ((range.min === undefined || value >= range.min) && (range.max === undefined || value <= range.max));
 
 /**
- * Whether a reading looks like the phase. A missing value (a failed sensor) neither confirms nor
- * contradicts; a reading with no value for any of the signature's metrics matches nothing.
+ * Whether a reading looks like the phase: true, false, or undefined when none of the signature's
+ * metrics has a value (a failed sensor neither confirms nor contradicts a phase).
  */
-export function matchesSignature(phase: Phase, reading: Sample): boolean {
+export function signatureFit(phase: Phase, reading: Sample): boolean | undefined {
   if (!phase.signature) return false;
   let known = 0;
   for (const metric of METRICS) {
@@ -87,7 +87,7 @@ export function matchesSignature(phase: Phase, reading: Sample): boolean {
     if (!inRange(value, range)) return false;
     known++;
   }
-  return known > 0;
+  return known > 0 ? true : undefined;
 }
 
 export function createRecipes(file: RecipesFile, saved: Record<string, string | null> = {}): Recipes {
@@ -124,11 +124,10 @@ export function createRecipes(file: RecipesFile, saved: Record<string, string | 
       }
       // Stay in the current phase while it fits; otherwise the next phase (forward only) that fits.
       const current = phases[state.index];
-      // A reading with every sensor failed says nothing about the phase: it stays where it was.
-      const blind = METRICS.every((metric) => reading[metric] === null || reading[metric] === undefined);
-      if (current && (blind || matchesSignature(current, reading))) return { index: state.index, name: current.name, source: "inferred" };
+      // A reading whose sensors cannot tell (failed) stays in the phase it was in.
+      if (current && signatureFit(current, reading) !== false) return { index: state.index, name: current.name, source: "inferred" };
       for (let i = state.index + 1; i < phases.length; i++) {
-        if (matchesSignature(phases[i]!, reading)) {
+        if (signatureFit(phases[i]!, reading) === true) {
           state.index = i;
           return { index: i, name: phases[i]!.name, source: "inferred" };
         }
