@@ -127,7 +127,7 @@ export async function createServices(config: Config, options: AppOptions = {}): 
     async build(device, cipId) {
       const summary = await history.cycle(device, cipId);
       const readings = await history.cycleReadings(device, cipId);
-      return buildReport({ device, summary, readings, recipe: recipes?.recipeOf(device), alarms: await collectAlarms(store, device, cipId), debounceMs: alarms.debounceMs, clock });
+      return buildReport({ device, summary, readings, recipe: recipes?.recipeOf(device), alarms: await collectAlarms(store, device, cipId), debounceMs: alarms.debounceMs, clock, units: config.units });
     },
   };
   for (const device of restored.devices) {
@@ -302,8 +302,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
             exposeHeaders: ["x-next-cursor", "retry-after"],
             credentials: false,
           }) : new Elysia())
-    .use(docsRoutes(s.version))
-    .use(dashboardRoutes())
+    .use(docsRoutes(s.version, config.units))
+    .use(dashboardRoutes(config.units))
     .use(healthRoutes(s))
     .use(ingestRoutes(s))
     .use(boardRoutes(s))

@@ -7,7 +7,7 @@ import scalarBundle from "../node_modules/@scalar/api-reference/dist/browser/sta
 
 const SCRIPT_PATH = "/docs/assets/api-reference.js";
 
-export function docsRoutes(version: string) {
+export function docsRoutes(version: string, units: Record<string, string>) {
   return new Elysia({ name: "docs" })
     .onAfterHandle(pageHeaders)
     .get(SCRIPT_PATH, () => new Response(Bun.file(scalarBundle), {
@@ -24,7 +24,8 @@ export function docsRoutes(version: string) {
             title: "SensorFlow API",
             version,
             description:
-              "Real-time monitoring of Clean-in-Place cycles: readings from sensor boards, latest values per device, live WebSocket topics and Server-Sent Events.",
+              "Real-time monitoring of Clean-in-Place cycles: readings from sensor boards, latest values per device, live WebSocket topics and Server-Sent Events.\n\n" +
+              `Units on this server: ${Object.entries(units).map(([metric, unit]) => `${metric} in ${unit}`).join(", ")} (UNIT_TEMPERATURE, UNIT_PRESSURE, UNIT_CONCENTRATION, UNIT_FLOW).`,
           },
           tags: [
             { name: "ingest", description: "Readings from sensor boards" },
@@ -33,6 +34,7 @@ export function docsRoutes(version: string) {
             { name: "validation", description: "Recipes, alarms and cycle reports (with RECIPES_FILE)" },
             { name: "stream", description: "Live WebSocket topics and Server-Sent Events" },
             { name: "health", description: "Service health" },
+            { name: "admin", description: "Device keys and device addresses (ADMIN_KEY)" },
           ],
           components: {
             securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "X-API-Key" } },

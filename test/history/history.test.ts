@@ -103,8 +103,8 @@ for (const [kind, fresh] of Object.entries(STORES)) describe(`history in ${kind}
       expect(response.headers.get("content-type")).toContain("text/csv");
       expect(response.headers.get("x-next-cursor")).toBe(String(stored[1].seq));
       const lines = (await response.text()).trim().split("\n");
-      expect(lines[0]).toBe("timestamp,device,cip_id,seq,temperature,pressure,concentration,flow");
-      expect(lines[1]).toBe(`${stored[0].timestamp},line-1,1,${stored[0].seq},60,2.3,0.8,0`);
+      expect(lines[0]).toBe("timestamp,device,cip_id,seq,temperature (°C),pressure (bar),concentration (%),flow (m³/h),faults");
+      expect(lines[1]).toBe(`${stored[0].timestamp},line-1,1,${stored[0].seq},60,2.3,0.8,0,`);
       expect(lines.length).toBe(3);
     });
 

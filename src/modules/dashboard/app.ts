@@ -5,9 +5,12 @@ import type uPlotType from "uplot";
 declare const uPlot: typeof uPlotType;
 
 type Metric = "temperature" | "pressure" | "concentration" | "flow";
+type BoardState = "online" | "silent" | "idle";
 const METRICS: Metric[] = ["temperature", "pressure", "concentration", "flow"];
-interface Reading extends Record<Metric, number> {
+interface Reading extends Record<Metric, number | null> {
   phase?: string | null;
+  /** Metrics whose sensor failed in this reading (their value is null). */
+  faults?: Metric[];
   timestamp: string;
   cip_id: number;
   device: string;
@@ -28,6 +31,7 @@ interface Cycle extends Record<Metric, Stats> {
 }
 interface DeviceSummary {
   device: string;
+  state: BoardState;
   cip_id: number;
   cycle_started: string;
   latest: Reading;
@@ -42,6 +46,8 @@ const TEXT = {
     wrongKey: "Wrong key: the server did not accept it. Check API_KEY_WS.",
     refused: "This server only answers its own machine until a key is set (API_KEY_WS).",
     noDevices: "No device has posted a reading yet.",
+    sensorFailed: "sensor failed", failed: "FAILED", boardSilent: "board silent since", stateUnknown: "state unknown since",
+    board: "board", board_online: "online", board_silent: "silent", board_idle: "idle",
     state_live: "Live", state_connecting: "Connecting…", state_disconnected: "Disconnected — reconnecting…", state_replaying: "Catching up…",
   },
   "pt-BR": {
@@ -52,6 +58,8 @@ const TEXT = {
     wrongKey: "Chave incorreta: o servidor não a aceitou. Verifique API_KEY_WS.",
     refused: "Este servidor só responde à própria máquina até que uma chave seja definida (API_KEY_WS).",
     noDevices: "Nenhum dispositivo enviou leituras ainda.",
+    sensorFailed: "sensor com falha", failed: "FALHA", boardSilent: "placa sem comunicação desde", stateUnknown: "estado desconhecido desde",
+    board: "placa", board_online: "comunicando", board_silent: "sem comunicação", board_idle: "ociosa",
     state_live: "Ao vivo", state_connecting: "Conectando…", state_disconnected: "Desconectado — reconectando…", state_replaying: "Atualizando…",
   },
 } as const;
@@ -71,23 +79,40 @@ let summaries: DeviceSummary[] = [];
 let lastSeq = 0;
 let socket: WebSocket | undefined;
 let retry = 0;
-const series: Record<Metric, [number[], number[]]> = { temperature: [[], []], pressure: [[], []], concentration: [[], []], flow: [[], []] };
+const series: Record<Metric, [number[], (number | null)[]]> = { temperature: [[], []], pressure: [[], []], concentration: [[], []], flow: [[], []] };
 const charts: Partial<Record<Metric, uPlotType>> = {};
 interface AlarmFrame {
-  metric: Metric;
-  phase: string;
+  kind?: "limit" | "sensor.fault" | "board.silent";
+  metric: Metric | null;
+  phase: string | null;
   min: number | null;
   max: number | null;
-  value: number;
+  value: number | null;
+  out_since: string;
+  unknown_since?: string;
 }
 let activeAlarms: AlarmFrame[] = [];
+let boardState: BoardState = "idle";
+const alarmKey = (a: AlarmFrame) => `${a.kind ?? "limit"}/${a.metric}/${a.phase}`;
+const clock = (iso: string) => new Date(iso).toLocaleTimeString(lang);
+
+function describeAlarm(a: AlarmFrame): string {
+  if (a.kind === "board.silent") return `${t("alarm")}: ${t("boardSilent")} ${clock(a.out_since)}`;
+  if (a.kind === "sensor.fault") return `${t("alarm")}: ${t(a.metric!)} — ${t("sensorFailed")}`;
+  const side = a.min !== null && a.value !== null && a.value < a.min ? `${t("below")} ${a.min}` : `${t("above")} ${a.max}`;
+  // While the board is silent, an old alarm is not a current condition: say so.
+  const unknown = a.unknown_since ? ` — ${t("stateUnknown")} ${clock(a.unknown_since)}` : "";
+  return `${t("alarm")}: ${t(a.metric!)} ${a.value} ${side} (${t("inPhase")} ${a.phase})${unknown}`;
+}
 
 function renderAlarms() {
   const box = $("alarms");
   box.hidden = activeAlarms.length === 0;
-  box.textContent = activeAlarms
-    .map((a) => `${t("alarm")}: ${t(a.metric)} ${a.value} ${a.min !== null && a.value < a.min ? `${t("below")} ${a.min}` : `${t("above")} ${a.max}`} (${t("inPhase")} ${a.phase})`)
-    .join(" · ");
+  box.textContent = activeAlarms.map(describeAlarm).join(" · ");
+  const silent = activeAlarms.some((a) => a.kind === "board.silent");
+  const state = $("board-state");
+  state.dataset.state = silent ? "silent" : boardState;
+  state.textContent = t(`board_${silent ? "silent" : boardState}`);
 }
 
 function translate() {
@@ -123,7 +148,7 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
-function chart(metric: Metric, host: HTMLElement, data: [number[], number[]]): uPlotType {
+function chart(metric: Metric, host: HTMLElement, data: [number[], (number | null)[]]): uPlotType {
   const width = Math.max(300, (host.clientWidth || 476) - 16);
   const options = {
     title: t(metric),
@@ -137,7 +162,7 @@ function chart(metric: Metric, host: HTMLElement, data: [number[], number[]]): u
 }
 
 /** One chart per metric; the boxes go in first so each chart takes its own grid cell's width. */
-function drawCharts(host: HTMLElement, data: (metric: Metric) => [number[], number[]]) {
+function drawCharts(host: HTMLElement, data: (metric: Metric) => [number[], (number | null)[]]) {
   host.replaceChildren();
   const boxes = METRICS.map((metric) => {
     const box = document.createElement("div");
@@ -172,8 +197,13 @@ function addReading(r: Reading) {
 function renderLatest() {
   if (!latest) return;
   for (const metric of METRICS) {
-    const value = document.querySelector(`.card[data-metric="${metric}"] .value`);
-    if (value) value.textContent = latest[metric].toFixed(2);
+    const card = document.querySelector<HTMLElement>(`.card[data-metric="${metric}"]`);
+    const value = card?.querySelector(".value");
+    const failed = latest.faults?.includes(metric) ?? false;
+    // A failed sensor is shown as failed, never as its last good number.
+    if (card) card.dataset.failed = String(failed);
+    const current = latest[metric];
+    if (value) value.textContent = failed ? t("failed") : current === null ? "–" : current.toFixed(2);
   }
   $("cycle").textContent = String(latest.cip_id);
   $("phase").textContent = latest.phase ?? "–";
@@ -200,13 +230,18 @@ function follow() {
     } else if (frame.type === "replayed") {
       setStatus("live");
     } else if (frame.type === "reading") {
+      boardState = "online";
       addReading(frame as Reading);
+      renderAlarms();
     } else if (frame.type === "alarm.raised") {
-      activeAlarms.push(frame as unknown as AlarmFrame);
+      const raised = frame as unknown as AlarmFrame;
+      if (raised.kind === "board.silent") for (const a of activeAlarms) a.unknown_since = raised.out_since;
+      activeAlarms.push(raised);
       renderAlarms();
     } else if (frame.type === "alarm.cleared") {
       const cleared = frame as unknown as AlarmFrame;
-      activeAlarms = activeAlarms.filter((a) => !(a.metric === cleared.metric && a.phase === cleared.phase));
+      activeAlarms = activeAlarms.filter((a) => alarmKey(a) !== alarmKey(cleared));
+      if (cleared.kind === "board.silent") for (const a of activeAlarms) delete a.unknown_since;
       renderAlarms();
     } else if (frame.type === "cycle.opened" || frame.type === "cycle.closed" || frame.type === "cycle.verdict") {
       if (!$("cycles").hidden) void loadCycles();
@@ -282,6 +317,8 @@ async function selectDevice(name: string) {
   activeAlarms = alarms.status === 200 ? alarms.body.alarms : [];
   renderAlarms();
   const summary = summaries.find((d) => d.device === name);
+  boardState = summary?.state ?? "idle";
+  renderAlarms();
   cycleStarted = summary ? Date.parse(summary.cycle_started) : Date.now();
   $<HTMLSelectElement>("device").value = name;
   await loadHistory();

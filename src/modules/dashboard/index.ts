@@ -9,11 +9,16 @@ import appPath from "./app.ts" with { type: "file" };
 import uplotScript from "../../../node_modules/uplot/dist/uPlot.iife.min.js" with { type: "file" };
 import uplotStyle from "../../../node_modules/uplot/dist/uPlot.min.css" with { type: "file" };
 import { pageHeaders } from "../../http";
+import type { Metric } from "../cycles/model";
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
-export function dashboardRoutes() {
+export function dashboardRoutes(units: Record<Metric, string>) {
+  // The page shows this plant's units (UNIT_<METRIC>), written in once.
+  const page = PAGE.replace(/<span class="unit" data-unit="(\w+)">[^<]*<\/span>/g, (_, metric: Metric) => `<span class="unit" data-unit="${metric}">${escapeHtml(units[metric])}</span>`);
   // Transpiled once, on the first request for it (a server nobody opens in a browser never pays for it).
   let script: string | undefined;
   const appScript = () =>
@@ -22,7 +27,7 @@ export function dashboardRoutes() {
     new Response(body, { headers: { "content-type": type, "cache-control": "no-cache" } });
   return new Elysia({ name: "dashboard" })
     .onAfterHandle(pageHeaders)
-    .get("/", asset(PAGE, "text/html; charset=utf-8"), { detail: { hide: true } })
+    .get("/", asset(page, "text/html; charset=utf-8"), { detail: { hide: true } })
     .get("/dashboard/app.js", () => asset(appScript(), JS)(), { detail: { hide: true } })
     .get("/dashboard/style.css", asset(Bun.file(stylePath), CSS), { detail: { hide: true } })
     .get("/dashboard/uplot.js", asset(Bun.file(uplotScript), JS), { detail: { hide: true } })

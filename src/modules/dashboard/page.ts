@@ -33,17 +33,18 @@ export const PAGE = `<!doctype html>
 
   <main id="live" hidden>
     <section class="cards">
-      <div class="card" data-metric="temperature"><h2 data-i18n="temperature"></h2><p><span class="value">–</span> <span class="unit">°C</span></p></div>
-      <div class="card" data-metric="pressure"><h2 data-i18n="pressure"></h2><p><span class="value">–</span> <span class="unit">bar</span></p></div>
-      <div class="card" data-metric="concentration"><h2 data-i18n="concentration"></h2><p><span class="value">–</span> <span class="unit">%</span></p></div>
-      <div class="card" data-metric="flow"><h2 data-i18n="flow"></h2><p><span class="value">–</span> <span class="unit">m³/h</span></p></div>
+      <div class="card" data-metric="temperature"><h2 data-i18n="temperature"></h2><p><span class="value">–</span> <span class="unit" data-unit="temperature">°C</span></p></div>
+      <div class="card" data-metric="pressure"><h2 data-i18n="pressure"></h2><p><span class="value">–</span> <span class="unit" data-unit="pressure">bar</span></p></div>
+      <div class="card" data-metric="concentration"><h2 data-i18n="concentration"></h2><p><span class="value">–</span> <span class="unit" data-unit="concentration">%</span></p></div>
+      <div class="card" data-metric="flow"><h2 data-i18n="flow"></h2><p><span class="value">–</span> <span class="unit" data-unit="flow">m³/h</span></p></div>
     </section>
     <div id="alarms" class="alarms" role="alert" hidden></div>
     <p class="meta">
       <span data-i18n="cycle"></span> <strong id="cycle">–</strong> ·
       <span id="phase-label" hidden><span data-i18n="phase"></span> <strong id="phase">–</strong> ·</span>
       <span data-i18n="running"></span> <strong id="running">–</strong> ·
-      <span data-i18n="lastReading"></span> <strong id="age">–</strong>
+      <span data-i18n="lastReading"></span> <strong id="age">–</strong> ·
+      <span data-i18n="board"></span> <strong id="board-state" class="board-state">–</strong>
     </p>
     <div id="charts" class="charts"></div>
   </main>

@@ -3,10 +3,10 @@ import { Elysia, t } from "elysia";
 import type { Services } from "../../services";
 import { ErrorBody } from "../../errors";
 import { guard } from "../../http";
-import { CycleList, CycleParams, CycleSummary } from "../cycles/model";
+import { CycleList, CycleParams, CycleSummary, METRICS } from "../cycles/model";
 import { DeviceParams, StoredReading } from "../readings/model";
 import { BucketPage, CycleQuery, HistoryQuery, ReadingPage } from "./model";
-import { readingsCsv } from "./service";
+import { csvCell, readingsCsv } from "./service";
 
 const errors = { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 422: ErrorBody };
 
@@ -29,7 +29,7 @@ export function historyRoutes(s: Services) {
         if (query.bucket !== undefined) {
           const page = await history.buckets(device, { ...query, bucket: query.bucket });
           if (query.format !== "csv") return page;
-          const header = ["start", "count", ...["temperature", "pressure", "concentration", "flow"].flatMap((m) => [`${m}_min`, `${m}_avg`, `${m}_max`])];
+          const header = ["start", "count", ...METRICS.flatMap((m) => [`${m}_min`, `${m}_avg`, `${m}_max`].map((c) => `${c} (${s.config.units[m]})`))].map(csvCell);
           const rows = page.buckets.map((b) =>
             [b.start, b.count, ...[b.temperature, b.pressure, b.concentration, b.flow].flatMap((m) => [m.min, m.avg, m.max])].join(","),
           );
@@ -37,7 +37,7 @@ export function historyRoutes(s: Services) {
         }
         const page = await history.readings(device, query);
         if (query.format !== "csv") return page;
-        return csv(readingsCsv(page.readings), `${device}-readings.csv`, page.next ? { "x-next-cursor": page.next } : {});
+        return csv(readingsCsv(page.readings, s.config.units), `${device}-readings.csv`, page.next ? { "x-next-cursor": page.next } : {});
       },
       {
         params: DeviceParams,
@@ -68,7 +68,7 @@ export function historyRoutes(s: Services) {
       "/api/devices/:device/cycles/:cip_id/readings",
       async ({ params, query }) => {
         const rows = await history.cycleReadings(params.device, params.cip_id);
-        if (query.format === "csv") return csv(readingsCsv(rows), `${params.device}-cycle-${params.cip_id}.csv`);
+        if (query.format === "csv") return csv(readingsCsv(rows, s.config.units), `${params.device}-cycle-${params.cip_id}.csv`);
         return { device: params.device, cip_id: params.cip_id, readings: rows };
       },
       {

@@ -2,7 +2,7 @@
 import type { Clock } from "../../clock";
 import { ApiError } from "../../errors";
 import type { Store } from "../../store/types";
-import { METRICS } from "../cycles/model";
+import { METRICS, type Metric } from "../cycles/model";
 import type { Cycles } from "../cycles/service";
 import type { CycleSummary } from "../cycles/model";
 import type { StoredReading } from "../readings/model";
@@ -27,11 +27,22 @@ export function bucketMs(text: string): number {
   return Number(text.slice(0, -1)) * UNIT_MS[unit];
 }
 
-const CSV_COLUMNS = ["timestamp", "device", "cip_id", "seq", ...METRICS] as const;
+export type Units = Record<Metric, string>;
 
-export function readingsCsv(rows: StoredReading[]): string {
-  const lines = [CSV_COLUMNS.join(",")];
-  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => r[c]).join(","));
+/** A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes doubled. */
+export const csvCell = (value: unknown): string => {
+  const text = value === null || value === undefined ? "" : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+/** Each metric's column names its unit; an empty cell is a missing value (the sensor failed: see `faults`). */
+export const metricHeader = (metric: Metric, units: Units) => `${metric} (${units[metric]})`;
+
+export function readingsCsv(rows: StoredReading[], units: Units): string {
+  const lines = [["timestamp", "device", "cip_id", "seq", ...METRICS.map((m) => metricHeader(m, units)), "faults"].map(csvCell).join(",")];
+  for (const r of rows) {
+    lines.push([r.timestamp, r.device, r.cip_id, r.seq, r.temperature, r.pressure, r.concentration, r.flow, r.faults?.join(",")].map(csvCell).join(","));
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -6,7 +6,6 @@ const escape = (text: unknown) =>
   String(text ?? "–").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const num = (n: number | null | undefined) => (n === null || n === undefined ? "–" : String(Math.round(n * 100) / 100));
 const badge = (v: Verdict | "n/a") => `<span class="v ${v === "n/a" ? "na" : v.toLowerCase()}">${v}</span>`;
-const UNITS = { temperature: "°C", pressure: "bar", concentration: "%", flow: "m³/h" } as const;
 
 export function reportHtml(r: CycleReport): string {
   const phases = r.phases
@@ -18,12 +17,12 @@ export function reportHtml(r: CycleReport): string {
        within limits ${num(p.time_within_limits_s)} s of ${num(p.min_duration_s)} s required · ${p.readings} readings (phase ${p.source}) ·
        ${p.alarms} alarm(s)${p.reasons.length ? ` · ${escape(p.reasons.join("; "))}` : ""}</p>
     <table>
-      <tr><th>metric</th><th>min</th><th>avg</th><th>max</th><th>limits</th><th>caution band</th><th>s out of limits</th><th>verdict</th></tr>
+      <tr><th>metric</th><th>min</th><th>avg</th><th>max</th><th>limits</th><th>caution band</th><th>s out of limits</th><th>s sensor failed</th><th>verdict</th></tr>
       ${METRICS.map((m) => {
         const x = p.metrics[m];
-        return `<tr><td>${m} (${UNITS[m]})</td><td>${num(x.min)}</td><td>${num(x.avg)}</td><td>${num(x.max)}</td>
+        return `<tr><td>${m} (${escape(r.units[m])})</td><td>${num(x.min)}</td><td>${num(x.avg)}</td><td>${num(x.max)}</td>
         <td>${x.limit ? `${num(x.limit.min)} … ${num(x.limit.max)}` : "–"}</td><td>${x.caution ? `${num(x.caution.min)} … ${num(x.caution.max)}` : "–"}</td>
-        <td>${num(x.seconds_out_of_limits)}</td><td>${badge(x.verdict)}</td></tr>`;
+        <td>${num(x.seconds_out_of_limits)}</td><td>${num(x.fault_s)}</td><td>${badge(x.verdict)}</td></tr>`;
       }).join("")}
     </table>
   </section>`,

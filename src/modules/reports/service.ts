@@ -7,6 +7,7 @@ import type { Alarm } from "../alarms/service";
 import { METRICS, type CycleSummary, type Metric } from "../cycles/model";
 import type { Limit, Recipe } from "../recipes/model";
 import type { StoredReading } from "../readings/model";
+import { csvCell } from "../history/service";
 
 export type Verdict = "PASS" | "CAUTION" | "FAIL";
 const RANK: Record<Verdict, number> = { PASS: 0, CAUTION: 1, FAIL: 2 };
@@ -52,6 +53,8 @@ export interface CycleReport {
   cycle: { started_at: string; ended_at: string | null; duration_s: number; readings: number };
   readings_sha256: string;
   debounce_s: number;
+  /** The unit of each metric on this server (UNIT_<METRIC>). */
+  units: Record<Metric, string>;
   /** Seconds each sensor was failed over the whole cycle. */
   sensor_faults_s: Record<Metric, number>;
   verdict: Verdict;
@@ -109,8 +112,9 @@ export function buildReport(input: {
   alarms: (Alarm & { cleared_at?: string })[];
   debounceMs: number;
   clock: Clock;
+  units: Record<Metric, string>;
 }): CycleReport {
-  const { device, summary, readings, recipe, alarms, debounceMs, clock } = input;
+  const { device, summary, readings, recipe, alarms, debounceMs, clock, units } = input;
   const times = readings.map((r) => Date.parse(r.timestamp));
   const phases: PhaseReport[] = (recipe?.recipe.phases ?? []).map((spec) => {
     const idx = readings.map((r, i) => (r.phase === spec.name ? i : -1)).filter((i) => i >= 0);
@@ -209,6 +213,7 @@ export function buildReport(input: {
     cycle: { started_at: summary.started_at, ended_at: summary.ended_at, duration_s: summary.duration_s, readings: readings.length },
     readings_sha256: readingsHash(readings),
     debounce_s: debounceMs / 1000,
+    units,
     sensor_faults_s: faultSeconds(readings, times),
     verdict: recipe ? worst(phases.map((p) => p.verdict)) : "FAIL",
     phases,
@@ -218,14 +223,14 @@ export function buildReport(input: {
 
 export function reportCsv(report: CycleReport): string {
   const lines = [
-    "report_number,device,cip_id,phase,phase_verdict,duration_s,min_duration_s,time_within_limits_s,metric,min,avg,max,limit_min,limit_max,seconds_out_of_limits,metric_verdict",
+    "report_number,device,cip_id,phase,phase_verdict,duration_s,min_duration_s,time_within_limits_s,metric,unit,min,avg,max,limit_min,limit_max,seconds_out_of_limits,fault_s,metric_verdict",
   ];
   for (const p of report.phases) {
     for (const metric of METRICS) {
       const m = p.metrics[metric];
       lines.push(
-        [report.report_number, report.device, report.cip_id, JSON.stringify(p.name), p.verdict, p.duration_s, p.min_duration_s, p.time_within_limits_s,
-          metric, m.min ?? "", m.avg ?? "", m.max ?? "", m.limit?.min ?? "", m.limit?.max ?? "", m.seconds_out_of_limits, m.verdict].join(","),
+        [report.report_number, report.device, report.cip_id, p.name, p.verdict, p.duration_s, p.min_duration_s, p.time_within_limits_s,
+          metric, report.units[metric], m.min, m.avg, m.max, m.limit?.min, m.limit?.max, m.seconds_out_of_limits, m.fault_s, m.verdict].map(csvCell).join(","),
       );
     }
   }
