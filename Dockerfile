@@ -4,6 +4,9 @@ ARG BUN_IMAGE=oven/bun:1.4.5
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${BUN_IMAGE} AS build
+# The commit this image is built from (the build context has no .git): `--version` and /metrics name it.
+ARG COMMIT=unknown
+ENV BUILD_COMMIT=${COMMIT}
 WORKDIR /src
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 # Exec-form RUN throughout: the build stage needs bun, not a shell.

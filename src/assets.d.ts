@@ -5,6 +5,10 @@ declare module "*/standalone.js" {
   export default path;
 }
 
+declare module "*.ico" {
+  const path: string;
+  export default path;
+}
 declare module "*.css" {
   const path: string;
   export default path;

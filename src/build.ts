@@ -13,8 +13,10 @@ const { values } = parseArgs({
   },
 });
 
-const commit = (await Bun.$`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
-const dirty = (await Bun.$`git status --porcelain --untracked-files=no`.nothrow().quiet().text()).trim() !== "";
+// BUILD_COMMIT: given by a builder without the git history (the Dockerfile's COMMIT build arg).
+const given = process.env.BUILD_COMMIT?.trim();
+const commit = given || (await Bun.$`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const dirty = !given && (await Bun.$`git status --porcelain --untracked-files=no`.nothrow().quiet().text()).trim() !== "";
 const target = values.target as Bun.Build.CompileTarget | undefined;
 const outfile = values.outfile ?? (target?.includes("windows") ? "dist/sensorflow.exe" : "dist/sensorflow");
 

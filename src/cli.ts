@@ -2,6 +2,7 @@
 // Settings come from, strongest first: flags, the environment, the .env file, built-in defaults.
 import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { COMMIT, VERSION } from "./build-info";
 import { ConfigError, VARIABLES, loadConfig, type Config, type Env } from "./config";
@@ -47,24 +48,34 @@ export function usage(): string {
   return lines.join("\n") + "\n";
 }
 
-/** The settings file: the one named by --env-file (which must exist), else ./.env if present. */
-function readEnvFile(path: string | undefined): Env {
-  const file = path ?? ".env";
-  if (!existsSync(file)) {
-    if (path !== undefined) throw new ConfigError(`--env-file ${path}: no such file.`);
-    return {};
-  }
-  return parseDotenv(readFileSync(file));
+/** Where the executable itself lives when compiled (`bun build --compile`); null when run from source. */
+function executableDir(): string | null {
+  const compiled = Bun.main.startsWith("/$bunfs/") || /^[A-Z]:[\\/]~BUN[\\/]/.test(Bun.main);
+  return compiled ? dirname(process.execPath) : null;
 }
 
-export function resolveEnv(values: Record<string, string | boolean | undefined>, env: Env): Env {
+/**
+ * The settings file: the one named by --env-file (which must exist), else ./.env, else (for the
+ * executable) the .env beside it, so a plant PC can keep both in one folder and start it from anywhere.
+ */
+export function findEnvFile(path: string | undefined, besideExecutable = executableDir()): string | null {
+  if (path !== undefined) {
+    if (!existsSync(path)) throw new ConfigError(`--env-file ${path}: no such file.`);
+    return resolve(path);
+  }
+  if (existsSync(".env")) return resolve(".env");
+  const beside = besideExecutable === null ? null : join(besideExecutable, ".env");
+  return beside !== null && existsSync(beside) ? beside : null;
+}
+
+export function resolveEnv(values: Record<string, string | boolean | undefined>, env: Env): { env: Env; file: string | null } {
   const flags: Env = {};
   for (const [flag, f] of Object.entries(FLAGS)) {
     const value = values[flag];
     if (typeof value === "string") flags[f.variable] = value;
   }
-  const file = readEnvFile(typeof values["env-file"] === "string" ? values["env-file"] : undefined);
-  return { ...file, ...env, ...flags };
+  const file = findEnvFile(typeof values["env-file"] === "string" ? values["env-file"] : undefined);
+  return { env: { ...(file ? parseDotenv(readFileSync(file)) : {}), ...env, ...flags }, file };
 }
 
 async function healthcheck(config: Config): Promise<number> {
@@ -171,8 +182,11 @@ export async function main(argv: string[], env: Env): Promise<number> {
     return 2;
   }
   let config: Config;
+  let envFile: string | null;
   try {
-    config = loadConfig(resolveEnv(values, env));
+    const resolved = resolveEnv(values, env);
+    envFile = resolved.file;
+    config = loadConfig(resolved.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`sensorflow: ${error.message}\n`);
@@ -183,5 +197,5 @@ export async function main(argv: string[], env: Env): Promise<number> {
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     return adminCommand(positionals, { url: values.url, key: values.key, label: values.label }, config, { stdout: write(process.stdout), stderr: write(process.stderr) });
   }
-  return command === "healthcheck" ? healthcheck(config) : serve(config);
+  return command === "healthcheck" ? healthcheck(config) : serve(config, { envFile });
 }

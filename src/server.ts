@@ -5,7 +5,7 @@ import { COMMIT } from "./build-info";
 
 const AUTH_MODE = { key: "key required", open: "OPEN to anyone", loopback: "this machine only" } as const;
 
-export async function serve(config: Config): Promise<number> {
+export async function serve(config: Config, options: { envFile?: string | null } = {}): Promise<number> {
   let created: Awaited<ReturnType<typeof createApp>>;
   try {
     created = await createApp(config);
@@ -67,6 +67,7 @@ export async function serve(config: Config): Promise<number> {
     timezone: config.timezone,
     cip_gap_minutes: config.cipGapMinutes,
     default_device: config.defaultDevice,
+    env_file: options.envFile ?? "none",
     commit: COMMIT,
   });
   if (auth.mode("ingest") === "loopback") {

@@ -13,6 +13,8 @@ const tag = `sensorflow-ci-${process.pid}`;
 const volume = `${tag}-data`;
 const work = mkdtempSync(join(tmpdir(), "sensorflow-docker-"));
 let container = "";
+/** The commit the image is built from, handed to the build as the COMMIT build arg. */
+const commit = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"]).stdout.toString().trim();
 
 const docker = async (args: string[], timeoutMs = 60_000) => {
   const result = await run([DOCKER, ...args], {}, timeoutMs);
@@ -60,11 +62,12 @@ beforeAll(async () => {
   }, "");
   // --network host: `bun install` in the build stage reaches the npm registry as this machine does.
   await docker(
-    ["build", "-q", "--network", "host", "--build-arg", `BUN_IMAGE=${tag}/bun`, "--build-arg", `RUNTIME_IMAGE=${tag}/runtime`, "-t", `${tag}/app`, "."],
+    ["build", "-q", "--network", "host", "--build-arg", `BUN_IMAGE=${tag}/bun`, "--build-arg", `RUNTIME_IMAGE=${tag}/runtime`, "--build-arg", `COMMIT=${commit}`, "-t", `${tag}/app`, "."],
     300_000,
   );
   await docker(["volume", "create", volume]);
-  container = await docker(["run", "-d", "-p", "127.0.0.1::8000", "-v", `${volume}:/data`, "-e", "TIMEZONE=UTC", `${tag}/app`]);
+  // Settings as the README says: a .env copied from .env.example (DATA_DIR must stay the image's /data).
+  container = await docker(["run", "-d", "-p", "127.0.0.1::8000", "-v", `${volume}:/data`, "--env-file", new URL("../../.env.example", import.meta.url).pathname, "-e", "TIMEZONE=UTC", `${tag}/app`]);
 }, 400_000);
 
 afterAll(async () => {
@@ -101,9 +104,13 @@ describe("the container", () => {
 
   test("the data volume is writable by the container's user: the server keeps its database there", async () => {
     const probe = await run([DOCKER, "run", "--rm", "--user", "10001:10001", "-v", `${volume}:/data`, `${tag}/bun`, "bun", "-e",
-      "const fs = require('node:fs'); console.log(fs.statSync('/data').uid, fs.statSync('/data/sensorflow.db').uid)"]);
+      "const fs = require('node:fs'); console.log(fs.statSync('/data').uid, fs.statSync('/data/sensorflow.db').uid, fs.existsSync('/data/data'))"]);
     expect(probe.stderr).toBe("");
-    expect(probe.stdout.trim()).toBe("10001 10001");
+    expect(probe.stdout.trim()).toBe("10001 10001 false");
+  });
+
+  test("its --version names the commit it was built from", async () => {
+    expect(await docker(["run", "--rm", `${tag}/app`, "--version"])).toContain(`(commit ${commit})`);
   });
 
   test("docker-compose.yml is valid for Debian's docker-compose and runs this image's healthcheck", async () => {

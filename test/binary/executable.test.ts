@@ -83,7 +83,16 @@ describe("the executable", () => {
     writeFileSync(join(work, ".env"), "DEFAULT_DEVICE=from-dotenv\nHOST=127.0.0.1\nPORT=0\n");
     const fromDotenv = await spawnServer({}, ["bash", "-c", `cd ${work} && exec env -i ${binary}`]);
     expect(fromDotenv.lines[0]).toContain("default_device=from-dotenv");
+    expect(fromDotenv.lines[0]).toContain(`env_file=${join(work, ".env")}`);
     await fromDotenv.stop();
+    // A plant PC keeps the executable and its .env in one folder and may start it from anywhere.
+    const folder = mkdtempSync(join(tmpdir(), "sensorflow-pc-"));
+    await run(["cp", binary, join(folder, "sensorflow")]);
+    writeFileSync(join(folder, ".env"), `DEFAULT_DEVICE=beside-the-exe\nHOST=127.0.0.1\nPORT=0\nDATA_DIR=${folder}/data\n`);
+    const beside = await spawnServer({}, ["bash", "-c", `cd / && exec env -i ${join(folder, "sensorflow")}`]);
+    expect(beside.lines[0]).toContain("default_device=beside-the-exe");
+    expect(beside.lines[0]).toContain(`env_file=${join(folder, ".env")}`);
+    await beside.stop();
     const missing = await bare(["--env-file", join(work, "nope.env")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("nope.env");

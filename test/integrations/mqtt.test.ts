@@ -43,11 +43,14 @@ describe("MQTT out", () => {
     await connected(server);
     const sub = await subscriber("mqtt://127.0.0.1:1883", `${p}/#`);
     const stored = await (await post(`${server.url}/api/devices/line-1/readings`, READING)).json();
-    const messages = await sub.waitFor(4);
+    const messages = await sub.waitFor(5);
     const reading = messages.find((m) => m.topic === `${p}/line-1/reading`);
     expect(JSON.parse(reading!.payload)).toEqual({ ...stored, type: "reading" });
     expect(messages.some((m) => m.topic === `${p}/line-1/cycle` && JSON.parse(m.payload).type === "cycle.opened")).toBe(true);
     expect(messages.some((m) => m.topic === `${p}/status` && m.payload === "online")).toBe(true);
+    expect(messages.find((m) => m.topic === `${p}/meta`)?.payload).toBe(
+      JSON.stringify({ service: "sensorflow", units: { temperature: "°C", pressure: "bar", concentration: "%", flow: "m³/h" } }),
+    );
 
     const late = await subscriber("mqtt://127.0.0.1:1883", `${p}/line-1/latest`);
     const [first] = await late.waitFor(1);

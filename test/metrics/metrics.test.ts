@@ -39,7 +39,7 @@ describe("/metrics", () => {
     expect(before.get('{result="accepted"}') ?? 0).toBe(0);
     await post(`${server.url}/sensor_data`, READING);
     await post(`${server.url}/api/devices/line-1/readings`, [READING, READING, READING]);
-    await post(`${server.url}/sensor_data`, '{"temperature":nan}');
+    await post(`${server.url}/sensor_data`, '{"temperature":75.5,"pressure":');
     await post(`${server.url}/sensor_data`, { ...READING, flow: "x" });
     await post(`${server.url}/sensor_data`, READING, "wrong-key");
     const after = await scrape();

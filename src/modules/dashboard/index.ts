@@ -8,6 +8,7 @@ import stylePath from "./style.css" with { type: "file" };
 import appPath from "./app.ts" with { type: "file" };
 import uplotScript from "../../../node_modules/uplot/dist/uPlot.iife.min.js" with { type: "file" };
 import uplotStyle from "../../../node_modules/uplot/dist/uPlot.min.css" with { type: "file" };
+import faviconPath from "./favicon.ico" with { type: "file" };
 import { pageHeaders } from "../../http";
 import type { Metric } from "../cycles/model";
 
@@ -31,5 +32,9 @@ export function dashboardRoutes(units: Record<Metric, string>) {
     .get("/dashboard/app.js", () => asset(appScript(), JS)(), { detail: { hide: true } })
     .get("/dashboard/style.css", asset(Bun.file(stylePath), CSS), { detail: { hide: true } })
     .get("/dashboard/uplot.js", asset(Bun.file(uplotScript), JS), { detail: { hide: true } })
-    .get("/dashboard/uplot.css", asset(Bun.file(uplotStyle), CSS), { detail: { hide: true } });
+    .get("/dashboard/uplot.css", asset(Bun.file(uplotStyle), CSS), { detail: { hide: true } })
+    // Browsers ask for it on every page: an answer, not a 404 in the log.
+    .get("/favicon.ico", () => new Response(Bun.file(faviconPath), { headers: { "content-type": "image/x-icon", "cache-control": "public, max-age=86400" } }), {
+      detail: { hide: true },
+    });
 }

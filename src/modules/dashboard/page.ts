@@ -5,6 +5,7 @@ export const PAGE = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>SensorFlow</title>
+  <link rel="icon" href="/favicon.ico">
   <link rel="stylesheet" href="/dashboard/uplot.css">
   <link rel="stylesheet" href="/dashboard/style.css">
 </head>

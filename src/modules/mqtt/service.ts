@@ -67,6 +67,8 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
       stats.connected = true;
       log.info("MQTT connected", { broker: new URL(config.mqttUrl).host, prefix });
       c.publish(status, "online", { qos: 1, retain: true });
+      // What the values mean, retained for any SCADA tag browser that subscribes later.
+      c.publish(`${prefix}/meta`, JSON.stringify({ service: "sensorflow", units: config.units }), { qos: 1, retain: true });
       if (config.mqttIngest) c.subscribe(`${prefix}/+/ingest`, { qos });
       for (const message of queue.splice(0)) send(message);
     });
@@ -106,9 +108,18 @@ export function createMqttBridge(config: Config, deps: { ingest: Ingest; log: Lo
   };
   void import("mqtt").then(({ default: mqtt }) => {
     if (closing) return;
-    connect(mqtt.connect(config.mqttUrl, {
-      username: config.mqttUsername || undefined,
-      password: config.mqttPassword || undefined,
+    // The URL is taken apart here (WHATWG URL): given a string, mqtt.js calls Node's deprecated
+    // url.parse(), and the executable prints a deprecation warning at start-up.
+    const url = new URL(config.mqttUrl);
+    const protocol = url.protocol.slice(0, -1) as "mqtt" | "mqtts" | "ws" | "wss" | "tcp" | "ssl";
+    const defaultPort = { mqtt: 1883, tcp: 1883, mqtts: 8883, ssl: 8883, ws: 80, wss: 443 }[protocol];
+    connect(mqtt.connect({
+      protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port ? Number(url.port) : defaultPort,
+      path: url.pathname === "/" ? undefined : url.pathname,
+      username: config.mqttUsername || decodeURIComponent(url.username) || undefined,
+      password: config.mqttPassword || decodeURIComponent(url.password) || undefined,
       clientId: `sensorflow-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       reconnectPeriod: 1000,
       connectTimeout: 5000,
