@@ -109,7 +109,7 @@ describe("the dashboard", () => {
     await page.waitForSelector("#cycle-detail:not([hidden]) .uplot", { timeout: 3000 });
     const href = await page.getAttribute("#cycle-csv", "href");
     const csv = await page.evaluate(async (url) => (await fetch(url!)).text(), href);
-    expect(csv.split("\n")[0]).toBe("timestamp,device,cip_id,seq,temperature,pressure,concentration,flow");
+    expect(csv.split("\n")[0]).toBe("timestamp,device,cip_id,seq,temperature (°C),pressure (bar),concentration (%),flow (m³/h),faults");
     await page.context().close();
   });
 

@@ -58,3 +58,10 @@ describe("the dashboard on a bad day", () => {
     expect(await page.locator("#alarms").isHidden()).toBe(true);
   }, 30_000);
 });
+
+test("/favicon.ico answers with an icon (browsers ask for it on every page)", async () => {
+  const response = await fetch(`${server.url}/favicon.ico`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toBe("image/x-icon");
+  expect(Buffer.from(await response.arrayBuffer()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+});
