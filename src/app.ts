@@ -10,7 +10,6 @@ import { boardRoutes } from "./modules/boards";
 import { createLocalBus, type Bus } from "./bus";
 import { createClock, type Clock } from "./clock";
 import type { Config } from "./config";
-import { ApiError, jsonResponse, validationDetails } from "./errors";
 import { docsRoutes } from "./docs";
 import { createEvents, type Events } from "./events";
 import { createAlarms, type Alarms } from "./modules/alarms/service";
@@ -19,7 +18,6 @@ import { reportRoutes } from "./modules/reports";
 import { createMqttBridge, type MqttBridge } from "./modules/mqtt/service";
 import { createWebhooks, type Webhooks } from "./modules/webhooks/service";
 import { buildReport, collectAlarms, type CycleReport } from "./modules/reports/service";
-import { peerOf } from "./http";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { createMemoryStore } from "./store/memory";
@@ -33,9 +31,11 @@ import { dashboardRoutes } from "./modules/dashboard";
 import { healthRoutes } from "./modules/health";
 import { historyRoutes } from "./modules/history";
 import { createHistory, type History } from "./modules/history/service";
-import { ingestRoutes, isIngestPath } from "./modules/ingest";
+import { ingestRoutes } from "./modules/ingest";
 import { metricsRoutes } from "./modules/metrics";
 import { createIngest, type Ingest } from "./modules/ingest/service";
+import { createBackground } from "./background";
+import { refusals } from "./refusals";
 import type { Services, StreamSocket } from "./services";
 import { readingsRoutes } from "./modules/readings";
 import { createLatestStore, type LatestStore } from "./modules/readings/service";
@@ -194,47 +194,13 @@ export async function createServices(config: Config, options: AppOptions = {}): 
 }
 
 
-const HOUR = 3_600_000;
 
 
 export async function createApp(config: Config, options: AppOptions = {}) {
   const s = await createServices(config, options);
 
-  // Background work: close cycles whose device went silent, and prune history past retention.
-  const timers: ReturnType<typeof setInterval>[] = [];
-  const prune = () => {
-    const before = s.clock.now() - config.retentionDays * 24 * HOUR;
-    s.store.prune(before).then(
-      (removed) => removed > 0 && s.log.info("history pruned", { readings: removed, retention_days: config.retentionDays }),
-      (error) => s.log.error("pruning history failed", { error: String(error) }),
-    );
-  };
-  const startTimers = () => {
-    const checkMs = options.cycleCheckMs ?? Math.min(config.cipGapMinutes * 6_000, 10_000);
-    const closeIdle = s.cluster ? s.cluster.closeIdle : s.cycles.closeIdle;
-    timers.push(setInterval(() => closeIdle(s.clock.now()), checkMs));
-    // A board silent mid-cycle is noticed within a few seconds of BOARD_SILENT_SECONDS.
-    const silentCheckMs = options.cycleCheckMs ?? Math.min(config.boardSilentSeconds * 250, 5_000);
-    timers.push(setInterval(() => s.boards.checkSilent(s.clock.now()), silentCheckMs));
-    // A subscriber that stops reading is closed before its backlog grows past SLOW_CLIENT_BYTES, so it
-    // costs neither memory nor anyone else's latency; it can resume with its last seq.
-    timers.push(setInterval(closeSlowSockets, 250));
-    timers.push(setInterval(prune, HOUR));
-    timers.push(setTimeout(prune, 0));
-  };
-  const closeSlowSockets = () => {
-    for (const socket of s.sockets) {
-      const backlog = socket.getBufferedAmount?.() ?? 0;
-      if (backlog > config.slowClientBytes) {
-        s.log.warn("subscriber too slow, closed", { peer: socket.remoteAddress, unsent_bytes: backlog });
-        socket.close(1013, `too slow: ${backlog} bytes unsent; reconnect with since=<last seq>`);
-      }
-    }
-  };
+  const background = createBackground(s, config, options.cycleCheckMs);
   let closing: Promise<void> = Promise.resolve();
-  const stopTimers = () => {
-    for (const timer of timers.splice(0)) clearInterval(timer);
-  };
 
   const app = new Elysia({
     // Handlers pick the fields they use; TypeBox's Clean pass on every body would only cost time.
@@ -250,44 +216,15 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       sendPings: true,
     },
   })
-    .onError(({ code, error, request, server, path }) => {
-      let refusal: ApiError;
-      if (error instanceof ApiError) refusal = error;
-      else if (code === "PARSE" && error.cause instanceof ApiError) refusal = error.cause;
-      else if (code === "VALIDATION" && error.type !== "response") {
-        const details = validationDetails(error);
-        const what = error.type === "params" ? "path" : error.type;
-        refusal = new ApiError(
-          422,
-          "invalid_" + what,
-          `The ${what} does not match the schema: ${details.map((d) => `${d.field} (${d.message})`).join("; ")}.`,
-          details,
-        );
-      } else if (code === "PARSE") refusal = new ApiError(400, "malformed_body", "The body could not be read as JSON.");
-      else if (code === "NOT_FOUND")
-        refusal = new ApiError(404, "not_found", `There is no ${request.method} ${path}. The API is listed at /docs.`);
-      else {
-        s.log.error("request failed", { method: request.method, path, error: String(error) });
-        return jsonResponse(500, { error: "internal", message: "The server failed to handle this request; it is logged." });
-      }
-      if (request.method === "POST" && isIngestPath(path)) s.metrics.rejected(refusal.code);
-      s.log.warn("request rejected", {
-        status: refusal.status,
-        reason: refusal.code,
-        method: request.method,
-        path,
-        peer: peerOf(server, request),
-      });
-      return jsonResponse(refusal.status, refusal.body(), refusal.headers);
-    })
+    .onError(refusals(s))
     .onStart(({ server }) => {
       s.bus.attach(server);
-      startTimers();
+      background.start();
     })
     // Elysia does not wait for onStop: `closed()` resolves once the store has everything.
     .onStop(() => {
       closing = (async () => {
-        stopTimers();
+        background.stop();
         void s.mqtt?.close();
         s.webhooks?.close();
         s.bus.attach(null);
@@ -325,7 +262,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     s.streams.closeAll();
     const clean = await Promise.race([drained.then(() => true), Bun.sleep(graceMs).then(() => false)]);
     if (!clean) await server.stop(true);
-    stopTimers();
+    background.stop();
     await s.mqtt?.close();
     s.webhooks?.close();
     s.bus.attach(null);
