@@ -98,6 +98,17 @@ describe("the executable", () => {
     expect(missing.stderr).toContain("nope.env");
   });
 
+  test("with the MQTT bridge on it starts without a deprecation warning and says so once connected", async () => {
+    const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", "STORAGE=memory", "MQTT_URL=mqtt://127.0.0.1:1883", `MQTT_PREFIX=sf-bin-${process.pid}`, binary]);
+    try {
+      for (let i = 0; i < 100 && !server.lines.some((l) => l.includes("MQTT connected")); i++) await Bun.sleep(20);
+      expect(server.lines.some((l) => l.includes("MQTT connected"))).toBe(true);
+      expect(server.lines.join("\n")).not.toMatch(/DeprecationWarning|DEP0\d+/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("healthcheck exits 0 while the server is healthy and 1 when nothing answers", async () => {
     const server = await spawnServer({}, ["env", "-i", "HOST=127.0.0.1", "PORT=0", `DATA_DIR=${dir}/data`, binary]);
     const port = new URL(server.url).port;

@@ -100,6 +100,26 @@ describe("a bad-input battery against the live server", () => {
     await healthy();
   });
 
+  test("a body of 2 MB or 50 MB, declared or chunked, gets the same 413 in the JSON shape (not the runtime's empty one)", async () => {
+    for (const size of [2 * 1024 * 1024, 50 * 1024 * 1024]) {
+      const declared = await post(`${server.url}/sensor_data`, "x".repeat(size));
+      expect(declared.status).toBe(413);
+      expect((await declared.json()).error).toBe("body_too_large");
+      // Chunked: no length is declared, so the server stops reading once the limit is passed.
+      const chunks = Math.ceil(size / (1024 * 1024));
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < chunks; i++) controller.enqueue(new Uint8Array(1024 * 1024).fill(120));
+          controller.close();
+        },
+      });
+      const chunked = await fetch(`${server.url}/api/devices/line-1/readings`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": INGEST_KEY }, body });
+      expect(chunked.status).toBe(413);
+      expect((await chunked.json()).error).toBe("body_too_large");
+    }
+    await healthy();
+  }, 30_000);
+
   test("wrong methods and unknown paths", async () => {
     for (const [method, path] of [["PUT", "/sensor_data"], ["DELETE", "/api/devices"], ["PATCH", "/health"], ["GET", "/etc/passwd"], ["GET", "/api/devices/x/../../secret"]]) {
       await expectRefused(await fetch(server.url + path!, { method }), [404, 405]);
