@@ -20,8 +20,8 @@ interface Watch {
 export interface Alarms {
   /** Limits of the reading's phase (recipes). */
   check(device: string, cipId: number, phase: PhaseOf, spec: Phase | undefined, reading: Sample, ms: number): void;
-  /** Failed sensors (null values) of any reading, with or without a recipe. */
-  faults(device: string, cipId: number, phase: string | null, reading: Sample, ms: number): void;
+  /** Failed sensors (null values) of any reading, with or without a recipe; `failing`: the reading has one. */
+  faults(device: string, cipId: number, phase: string | null, reading: Sample, failing: boolean, ms: number): void;
   /** The device's board has posted nothing since `lastMs` while its cycle is open. */
   silent(device: string, cipId: number, lastMs: number, ms: number): void;
   /** The device's board posts again. */
@@ -39,6 +39,8 @@ export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: n
   const { clock, debounceMs } = deps;
   const book = createAlarmBook(deps);
   const watches = new Map<string, Map<string, Watch>>();
+  // Devices with a sensor failing or a fault alarm open: the only ones a good reading has to look at.
+  const faulty = new Set<string>();
   const watchOf = (device: string, key: string, phase: string | null) => {
     let byKey = watches.get(device);
     if (!byKey) watches.set(device, (byKey = new Map()));
@@ -84,7 +86,9 @@ export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: n
         }
       }
     },
-    faults(device, cipId, phase, reading, ms) {
+    faults(device, cipId, phase, reading, failing, ms) {
+      if (!failing && !faulty.has(device)) return;
+      let open = false;
       for (const metric of METRICS) {
         const value = reading[metric];
         if (value === undefined) continue; // no such sensor on this board
@@ -95,12 +99,15 @@ export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: n
           book.clear(device, key, ms, "the sensor reads again");
           continue;
         }
+        open = true;
         watch.outSince ??= ms;
         if (!book.get(device, key) && ms - watch.outSince >= debounceMs) {
           const fields = { kind: "sensor.fault" as const, device, cip_id: cipId, phase, metric: metric as Metric, min: null, max: null, value: null };
           book.raise(key, alarm(fields, watch.outSince, ms), ms);
         }
       }
+      if (open) faulty.add(device);
+      else faulty.delete(device);
     },
     silent(device, cipId, lastMs, ms) {
       if (book.get(device, SILENT)) return;
@@ -116,6 +123,7 @@ export function createAlarms(deps: { events: Events; clock: Clock; debounceMs: n
     end(device, reason, ms) {
       book.clearAll(device, ms, reason);
       watches.delete(device);
+      faulty.delete(device);
     },
     active: book.active,
     raised: book.raised,

@@ -42,8 +42,11 @@ export function fromLegacy(body: LegacyReadingInput): { sample: Sample; device?:
   return { sample, device };
 }
 
-/** Metrics whose sensor failed in this sample (null), in the usual order. */
-export function faultsOf(sample: Sample): Metric[] {
+const NONE: readonly Metric[] = Object.freeze([]);
+
+/** Metrics whose sensor failed in this sample (null), in the usual order (one shared empty list when none: the usual case). */
+export function faultsOf(sample: Sample): readonly Metric[] {
+  if (sample.temperature !== null && sample.pressure !== null && sample.concentration !== null && sample.flow !== null) return NONE;
   const faults: Metric[] = [];
   for (const metric of METRICS) if (sample[metric] === null) faults.push(metric);
   return faults;

@@ -83,7 +83,7 @@ export function createIngest(deps: {
         }
         // A failed sensor is kept as null and named; the other values go on as usual.
         const faults = faultsOf(input);
-        if (faults.length > 0) reading.faults = faults;
+        if (faults.length > 0) reading.faults = [...faults];
         const json = JSON.stringify(reading);
         latest.set(device, { reading, json });
         // The cycle rides along so the store keeps its counters with the reading.
@@ -91,7 +91,7 @@ export function createIngest(deps: {
         out.push(json);
         // (A cycle's end closes its alarms: the cycles service's onClosed does it.)
         if (recipe && phase) alarms.check(device, cip_id, phase, recipe.recipe.phases[phase.index], input, ms);
-        alarms.faults(device, cip_id, phase?.name ?? null, input, ms);
+        alarms.faults(device, cip_id, phase?.name ?? null, input, faults.length > 0, ms);
       }
       alarms.heard(device, ms);
       metrics.accepted(out.length);
