@@ -1,7 +1,9 @@
 // Protected mode: with no key configured the server answers its own machine only. The refused peer
 // is real: a client in a network namespace this test creates, reaching the server over a veth pair.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { INGEST_KEY, READING, READ_KEY, createTestHost, post, run, start, type Running, type TestHost } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let peer: TestHost;
 const HOST_IP = () => peer.hostIp;

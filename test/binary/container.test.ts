@@ -1,12 +1,14 @@
 // The container, for real: the project's Dockerfile built and run by a Docker engine. No registry
 // can be reached here, so its two base images are swapped (build args) for local ones made of the
 // files `ldd` names: a build base holding Bun, and a runtime base holding only glibc.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
 import { READING, run } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const DOCKER = "/usr/bin/docker"; // Debian's client (DESIGN §6)
 const tag = `sensorflow-ci-${process.pid}`;

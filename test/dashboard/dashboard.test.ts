@@ -1,11 +1,13 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core), against the real
 // server: what an operator sees, with every request answered by the server itself.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { READ_KEY, READING, post, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
 let browser: Browser;

@@ -2,9 +2,11 @@
 // The server runs on a test host (a network namespace) whose TCP send buffers are capped at 64 KB,
 // as on a small plant box; otherwise the kernel would quietly absorb megabytes of a stuck client's
 // backlog, and 10 s at 500 readings/s would never reach the server's own limit.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { fanout } from "../bench/lib";
 import { createTestHost, run, spawnServer, type TestHost } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 // A raw client with a 2 KB receive buffer (Python's socket module can set it; Bun's WebSocket cannot).
 const SLOW_CLIENT = new URL("slow-client.py", import.meta.url).pathname;

@@ -1,7 +1,9 @@
 // The bounded soak, as CI runs it (SOAK_SECONDS, default 120): boards posting connection-per-request,
 // readers on WebSocket and SSE dropping and resuming at random. Zero 5xx, zero lost, stable memory.
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { run } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 120);
 

@@ -1,9 +1,11 @@
 // What a crash may cost: a SIGKILL right after a 201, then a restart on the same data.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { READING, spawnServer } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 async function crashAndCount(env: Record<string, string>, count: number) {
   const server = await spawnServer({ STORAGE: "sqlite", RATE_LIMIT_PER_DEVICE: "0", ...env });

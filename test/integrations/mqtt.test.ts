@@ -1,8 +1,10 @@
 // The MQTT bridge against real Mosquitto brokers: the machine's own on 127.0.0.1:1883, and one this
 // test starts on a port of its own when it needs to stop the broker and start it again.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
 import { READ_KEY, READING, get, openWs, post, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running | undefined;
 const clients: MqttClient[] = [];

@@ -1,5 +1,5 @@
 // Webhooks to a local receiver: alarm and verdict posts, signed, retried with backoff.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,8 @@ import type { Recipe } from "../../src/modules/recipes/model";
 import { SIGNATURE_HEADER, sign } from "../../src/modules/webhooks/service";
 import { simulate } from "../../src/simulate";
 import { INGEST_KEY, get, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const RECIPE = (parse(EXAMPLE_RECIPES) as unknown as { recipes: Record<string, Recipe> }).recipes["dairy-5-step"]!;
 const SECRET = "plant-webhook-secret";

@@ -19,7 +19,7 @@ async function readings(ws: WsClient, count: number, timeoutMs = 5000): Promise<
 
 const wsUrl = (url: string, query: string) => `${url.replace("http", "ws")}/ws?api-key=${READ_KEY}&${query}`;
 
-setDefaultTimeout(20_000);
+setDefaultTimeout(30_000);
 
 let d: Deployment;
 let urls: string[];

@@ -1,6 +1,8 @@
 // The server as a user starts it: a separate process configured from its environment.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { READING, run, spawnServer } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const entry = [process.execPath, "src/index.ts"];
 

@@ -1,8 +1,10 @@
 // The README is the front door: its commands and examples must work as written.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { VARIABLES } from "../../src/config";
 import { run, spawnServer } from "../helpers";
 import pkg from "../../package.json";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
 const blocks = (lang: string) => [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!.trim());

@@ -1,7 +1,7 @@
 // Cycle validation end to end: the simulator plays boards over real TCP with the firmware's bytes,
 // while the server's clock follows the simulated time (one second per reading), so a 30-minute
 // cycle runs in a few seconds and the report sees real durations.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,8 @@ import { EXAMPLE_RECIPES } from "../../src/modules/recipes/example";
 import type { Recipe } from "../../src/modules/recipes/model";
 import { simulate, type Fault } from "../../src/simulate";
 import { INGEST_KEY, READ_KEY, dropDatabases, get, openWs, postgresEnv, run, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const example = parseToml(EXAMPLE_RECIPES) as unknown as { recipes: Record<string, Recipe> };
 const RECIPE = example.recipes["dairy-5-step"]!;
