@@ -3,6 +3,7 @@ import { createApp, type AppOptions } from "../src/app";
 import { loadConfig, type Env } from "../src/config";
 import { createLogger } from "../src/log";
 import { SQL } from "bun";
+import { tool } from "./needs";
 
 export const INGEST_KEY = "board-key-1";
 export const READ_KEY = "screen-key-1";
@@ -313,14 +314,17 @@ export interface TestHost {
   hostIp: string;
   /** The test host's address. */
   ip: string;
+  /** The command line that runs `cmd` inside the test host. */
+  exec(cmd: string[]): string[];
   destroy(): Promise<void>;
 }
 
 /**
  * A test host of our own: a network namespace joined to this machine by a veth pair (needs root and
- * iproute2, as on CI). Traffic to it stays on this machine.
+ * iproute2: tests using it are gated with `needs("root", "ip")`). Traffic to it stays on this machine.
  */
 export async function createTestHost(octet: number): Promise<TestHost> {
+  const ipCmd = tool("ip");
   const id = `${process.pid % 10000}${octet}`;
   const ns = `sf-test-${id}`;
   const hostIf = `sfh${id}`;
@@ -330,21 +334,23 @@ export async function createTestHost(octet: number): Promise<TestHost> {
     const result = await run(cmd);
     if (result.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr}`);
   };
-  await run(["ip", "netns", "del", ns]);
-  await sh("ip", "netns", "add", ns);
-  await sh("ip", "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
-  await sh("ip", "addr", "add", `${hostIp}/30`, "dev", hostIf);
-  await sh("ip", "link", "set", hostIf, "up");
-  await sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/30`, "dev", "sfpeer");
-  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "sfpeer", "up");
-  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+  await run([ipCmd, "netns", "del", ns]);
+  await sh(ipCmd, "netns", "add", ns);
+  await sh(ipCmd, "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
+  await sh(ipCmd, "addr", "add", `${hostIp}/30`, "dev", hostIf);
+  await sh(ipCmd, "link", "set", hostIf, "up");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "addr", "add", `${ip}/30`, "dev", "sfpeer");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "link", "set", "sfpeer", "up");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "link", "set", "lo", "up");
   return {
     ns,
     hostIp,
     ip,
+    /** Runs a command inside the test host (`ip netns exec`). */
+    exec: (cmd: string[]) => [ipCmd, "netns", "exec", ns, ...cmd],
     destroy: async () => {
-      await run(["ip", "link", "del", hostIf]);
-      await run(["ip", "netns", "del", ns]);
+      await run([ipCmd, "link", "del", hostIf]);
+      await run([ipCmd, "netns", "del", ns]);
     },
   };
 }

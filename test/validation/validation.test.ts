@@ -10,6 +10,7 @@ import { EXAMPLE_RECIPES } from "../../src/modules/recipes/example";
 import type { Recipe } from "../../src/modules/recipes/model";
 import { simulate, type Fault } from "../../src/simulate";
 import { INGEST_KEY, READ_KEY, dropDatabases, get, openWs, postgresEnv, run, start, type Running } from "../helpers";
+import { needs } from "../needs";
 
 setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
@@ -220,8 +221,9 @@ describe("recipes", () => {
   });
 });
 
-describe("the printable report", () => {
-  test("renders in headless Chromium, prints to PDF, and the PDF's page is not blank", async () => {
+const printing = needs("chromium", "pdftoppm");
+printing.describe("the printable report", () => {
+  printing.test("renders in headless Chromium, prints to PDF, and the PDF's page is not blank", async () => {
     const s = await startWithRecipes({ API_KEY_WS: "", ALLOW_UNAUTHENTICATED: "false" });
     await playCycle(s, "dip");
     await report(s);
@@ -234,7 +236,7 @@ describe("the printable report", () => {
     expect(page).toContain("FAIL");
     const pdf = join(dir, "report.pdf");
     const printed = await run(
-      ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      [printing.path("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", `--user-data-dir=${join(dir, "profile")}`, `--print-to-pdf=${pdf}`, "--no-pdf-header-footer",
         `${s.url}/api/devices/line-1/cycles/1/report?format=html`],
       { HOME: dir },
@@ -242,7 +244,7 @@ describe("the printable report", () => {
     );
     expect(printed.code).toBe(0);
     const png = join(dir, "page");
-    expect((await run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", pdf, png])).code).toBe(0);
+    expect((await run([printing.path("pdftoppm"), "-png", "-r", "60", "-f", "1", "-l", "1", pdf, png])).code).toBe(0);
     const image = await Bun.file(`${png}-1.png`).bytes();
     // Not blank: a page of text and tables compresses far worse than an empty white page.
     expect(image.byteLength).toBeGreaterThan(15_000);
