@@ -23,7 +23,15 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function start(env: Env = {}, options: AppOptions = {}, listen: { idleTimeout?: number; hostname?: string } = {}): Promise<Running> {
+/**
+ * Starts the app in this process on port 0. Its clock stands still at `clockAt` (default
+ * 2024-01-15T13:30:00Z) and moves only by `advance`, so no test depends on how fast the machine is.
+ */
+export async function start(
+  env: Env = {},
+  { clockAt, ...options }: AppOptions & { clockAt?: number } = {},
+  listen: { idleTimeout?: number; hostname?: string } = {},
+): Promise<Running> {
   const config = loadConfig({
     API_KEY: INGEST_KEY,
     API_KEY_WS: READ_KEY,
@@ -35,7 +43,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     RATE_LIMIT_PER_KEY: "0",
     ...env,
   });
-  let now = Date.parse("2024-01-15T13:30:00.000Z");
+  let now = clockAt ?? Date.parse("2024-01-15T13:30:00.000Z");
   const logs: string[] = [];
   const { app, services, closed } = await createApp(config, {
     now: () => now,
