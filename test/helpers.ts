@@ -336,8 +336,11 @@ export async function createTestHost(octet: number): Promise<TestHost> {
   const id = `${process.pid % 10000}${octet}`;
   const ns = `sf-test-${id}`;
   const hostIf = `sfh${id}`;
-  const hostIp = `10.231.${octet}.1`;
-  const ip = `10.231.${octet}.2`;
+  // A /30 of its own per process too: two test runs on one machine must not share a subnet.
+  const net = `10.${200 + octet}.${process.pid % 256}`;
+  const block = (Math.floor(process.pid / 256) % 63) * 4;
+  const hostIp = `${net}.${block + 1}`;
+  const ip = `${net}.${block + 2}`;
   const sh = async (...cmd: string[]) => {
     const result = await run(cmd);
     if (result.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr}`);
