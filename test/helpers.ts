@@ -77,7 +77,7 @@ export function get(url: string, key: string | null = READ_KEY): Promise<Respons
 }
 
 /** Sends raw bytes over a new TCP connection and returns everything the server answers until it closes. */
-export async function rawHttp(port: number, bytes: string, timeoutMs = 3000): Promise<string> {
+export async function rawHttp(port: number, bytes: string, timeoutMs = 15_000): Promise<string> {
   const chunks: Uint8Array[] = [];
   const { promise, resolve, reject } = Promise.withResolvers<string>();
   const timer = setTimeout(() => reject(new Error(`no close within ${timeoutMs} ms; got: ${Buffer.concat(chunks)}`)), timeoutMs);
@@ -131,7 +131,8 @@ export class WsClient {
     });
   }
 
-  next(timeoutMs = 2000): Promise<Frame> {
+  // Waits end when the frame comes: the bounds are generous so a loaded machine is not a failure.
+  next(timeoutMs = 15_000): Promise<Frame> {
     const frame = this.frames.shift();
     if (frame) return Promise.resolve(frame);
     return new Promise((resolve, reject) => {
@@ -148,7 +149,7 @@ export class WsClient {
   }
 
   /** The next frame of a given type, skipping others. */
-  async nextOf(type: string, timeoutMs = 2000): Promise<Frame> {
+  async nextOf(type: string, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frame = await this.next(Math.max(1, deadline - Date.now()));
@@ -206,7 +207,7 @@ export class SseClient {
 
   abort = () => {};
 
-  async next(timeoutMs = 2000): Promise<SseEvent> {
+  async next(timeoutMs = 15_000): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     while (this.events.length === 0) {
       const left = deadline - Date.now();
@@ -238,7 +239,7 @@ export class SseClient {
     return this.events.shift()!;
   }
 
-  async nextEvent(timeoutMs = 2000): Promise<SseEvent> {
+  async nextEvent(timeoutMs = 15_000): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const event = await this.next(Math.max(1, deadline - Date.now()));
@@ -287,7 +288,7 @@ export async function spawnServer(env: Record<string, string>, cmd = [process.ex
     if (buffer) lines.push(buffer);
     reject(new Error(`server exited before listening:\n${lines.join("\n")}`));
   })();
-  const timer = setTimeout(() => reject(new Error(`server did not listen within 10 s:\n${lines.join("\n")}`)), 10_000);
+  const timer = setTimeout(() => reject(new Error(`server did not listen within 30 s:\n${lines.join("\n")}`)), 30_000);
   try {
     const url = await listening;
     return {
@@ -309,7 +310,7 @@ export async function spawnServer(env: Record<string, string>, cmd = [process.ex
 }
 
 /** Runs a command to completion and returns its exit code and output. */
-export async function run(cmd: string[], env: Record<string, string> = {}, timeoutMs = 10_000) {
+export async function run(cmd: string[], env: Record<string, string> = {}, timeoutMs = 30_000) {
   const proc = Bun.spawn(cmd, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };

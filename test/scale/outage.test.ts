@@ -81,7 +81,7 @@ ownRedis.test("killing Redis mid-run and starting it again: no crash, no acknowl
 
   // The shared history has every one of them, once.
   let stored = 0;
-  for (let tries = 0; tries < 40 && stored < 150; tries++) {
+  for (let tries = 0; tries < 300 && stored < 150; tries++) {
     await Bun.sleep(100);
     stored = 0;
     for (let k = 0; k < 3; k++) stored += ((await (await get(`${urls[1]}/api/devices/outage-${k}/readings`)).json()) as { readings: unknown[] }).readings.length;
