@@ -3,6 +3,7 @@ import { createApp, type AppOptions } from "../src/app";
 import { loadConfig, type Env } from "../src/config";
 import { createLogger } from "../src/log";
 import { SQL } from "bun";
+import { tool } from "./needs";
 
 export const INGEST_KEY = "board-key-1";
 export const READ_KEY = "screen-key-1";
@@ -22,7 +23,15 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function start(env: Env = {}, options: AppOptions = {}, listen: { idleTimeout?: number; hostname?: string } = {}): Promise<Running> {
+/**
+ * Starts the app in this process on port 0. Its clock stands still at `clockAt` (default
+ * 2024-01-15T13:30:00Z) and moves only by `advance`, so no test depends on how fast the machine is.
+ */
+export async function start(
+  env: Env = {},
+  { clockAt, ...options }: AppOptions & { clockAt?: number } = {},
+  listen: { idleTimeout?: number; hostname?: string } = {},
+): Promise<Running> {
   const config = loadConfig({
     API_KEY: INGEST_KEY,
     API_KEY_WS: READ_KEY,
@@ -34,7 +43,7 @@ export async function start(env: Env = {}, options: AppOptions = {}, listen: { i
     RATE_LIMIT_PER_KEY: "0",
     ...env,
   });
-  let now = Date.parse("2024-01-15T13:30:00.000Z");
+  let now = clockAt ?? Date.parse("2024-01-15T13:30:00.000Z");
   const logs: string[] = [];
   const { app, services, closed } = await createApp(config, {
     now: () => now,
@@ -68,7 +77,7 @@ export function get(url: string, key: string | null = READ_KEY): Promise<Respons
 }
 
 /** Sends raw bytes over a new TCP connection and returns everything the server answers until it closes. */
-export async function rawHttp(port: number, bytes: string, timeoutMs = 3000): Promise<string> {
+export async function rawHttp(port: number, bytes: string, timeoutMs = 15_000): Promise<string> {
   const chunks: Uint8Array[] = [];
   const { promise, resolve, reject } = Promise.withResolvers<string>();
   const timer = setTimeout(() => reject(new Error(`no close within ${timeoutMs} ms; got: ${Buffer.concat(chunks)}`)), timeoutMs);
@@ -122,7 +131,8 @@ export class WsClient {
     });
   }
 
-  next(timeoutMs = 2000): Promise<Frame> {
+  // Waits end when the frame comes: the bounds are generous so a loaded machine is not a failure.
+  next(timeoutMs = 15_000): Promise<Frame> {
     const frame = this.frames.shift();
     if (frame) return Promise.resolve(frame);
     return new Promise((resolve, reject) => {
@@ -139,7 +149,7 @@ export class WsClient {
   }
 
   /** The next frame of a given type, skipping others. */
-  async nextOf(type: string, timeoutMs = 2000): Promise<Frame> {
+  async nextOf(type: string, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frame = await this.next(Math.max(1, deadline - Date.now()));
@@ -197,7 +207,7 @@ export class SseClient {
 
   abort = () => {};
 
-  async next(timeoutMs = 2000): Promise<SseEvent> {
+  async next(timeoutMs = 15_000): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     while (this.events.length === 0) {
       const left = deadline - Date.now();
@@ -229,7 +239,7 @@ export class SseClient {
     return this.events.shift()!;
   }
 
-  async nextEvent(timeoutMs = 2000): Promise<SseEvent> {
+  async nextEvent(timeoutMs = 15_000): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const event = await this.next(Math.max(1, deadline - Date.now()));
@@ -278,7 +288,7 @@ export async function spawnServer(env: Record<string, string>, cmd = [process.ex
     if (buffer) lines.push(buffer);
     reject(new Error(`server exited before listening:\n${lines.join("\n")}`));
   })();
-  const timer = setTimeout(() => reject(new Error(`server did not listen within 10 s:\n${lines.join("\n")}`)), 10_000);
+  const timer = setTimeout(() => reject(new Error(`server did not listen within 30 s:\n${lines.join("\n")}`)), 30_000);
   try {
     const url = await listening;
     return {
@@ -300,7 +310,7 @@ export async function spawnServer(env: Record<string, string>, cmd = [process.ex
 }
 
 /** Runs a command to completion and returns its exit code and output. */
-export async function run(cmd: string[], env: Record<string, string> = {}, timeoutMs = 10_000) {
+export async function run(cmd: string[], env: Record<string, string> = {}, timeoutMs = 30_000) {
   const proc = Bun.spawn(cmd, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
@@ -313,38 +323,46 @@ export interface TestHost {
   hostIp: string;
   /** The test host's address. */
   ip: string;
+  /** The command line that runs `cmd` inside the test host. */
+  exec(cmd: string[]): string[];
   destroy(): Promise<void>;
 }
 
 /**
  * A test host of our own: a network namespace joined to this machine by a veth pair (needs root and
- * iproute2, as on CI). Traffic to it stays on this machine.
+ * iproute2: tests using it are gated with `needs("root", "ip")`). Traffic to it stays on this machine.
  */
 export async function createTestHost(octet: number): Promise<TestHost> {
+  const ipCmd = tool("ip");
   const id = `${process.pid % 10000}${octet}`;
   const ns = `sf-test-${id}`;
   const hostIf = `sfh${id}`;
-  const hostIp = `10.231.${octet}.1`;
-  const ip = `10.231.${octet}.2`;
+  // A /30 of its own per process too: two test runs on one machine must not share a subnet.
+  const net = `10.${200 + octet}.${process.pid % 256}`;
+  const block = (Math.floor(process.pid / 256) % 63) * 4;
+  const hostIp = `${net}.${block + 1}`;
+  const ip = `${net}.${block + 2}`;
   const sh = async (...cmd: string[]) => {
     const result = await run(cmd);
     if (result.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr}`);
   };
-  await run(["ip", "netns", "del", ns]);
-  await sh("ip", "netns", "add", ns);
-  await sh("ip", "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
-  await sh("ip", "addr", "add", `${hostIp}/30`, "dev", hostIf);
-  await sh("ip", "link", "set", hostIf, "up");
-  await sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/30`, "dev", "sfpeer");
-  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "sfpeer", "up");
-  await sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+  await run([ipCmd, "netns", "del", ns]);
+  await sh(ipCmd, "netns", "add", ns);
+  await sh(ipCmd, "link", "add", hostIf, "type", "veth", "peer", "name", "sfpeer", "netns", ns);
+  await sh(ipCmd, "addr", "add", `${hostIp}/30`, "dev", hostIf);
+  await sh(ipCmd, "link", "set", hostIf, "up");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "addr", "add", `${ip}/30`, "dev", "sfpeer");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "link", "set", "sfpeer", "up");
+  await sh(ipCmd, "netns", "exec", ns, ipCmd, "link", "set", "lo", "up");
   return {
     ns,
     hostIp,
     ip,
+    /** Runs a command inside the test host (`ip netns exec`). */
+    exec: (cmd: string[]) => [ipCmd, "netns", "exec", ns, ...cmd],
     destroy: async () => {
-      await run(["ip", "link", "del", hostIf]);
-      await run(["ip", "netns", "del", ns]);
+      await run([ipCmd, "link", "del", hostIf]);
+      await run([ipCmd, "netns", "del", ns]);
     },
   };
 }

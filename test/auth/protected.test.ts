@@ -1,8 +1,13 @@
 // Protected mode: with no key configured the server answers its own machine only. The refused peer
 // is real: a client in a network namespace this test creates, reaching the server over a veth pair.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { INGEST_KEY, READING, READ_KEY, createTestHost, post, run, start, type Running, type TestHost } from "../helpers";
+import { needs } from "../needs";
 
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
+
+// The peer is a network namespace: root and iproute2.
+const netns = needs("root", "ip");
 let peer: TestHost;
 const HOST_IP = () => peer.hostIp;
 const PEER_IP = () => peer.ip;
@@ -10,23 +15,23 @@ const PEER_IP = () => peer.ip;
 /** Runs fetch from inside the test host, so the server sees its address as the client. */
 async function fetchFromPeer(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const script = `const r = await fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}); console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
-  const result = await run(["ip", "netns", "exec", peer.ns, process.execPath, "-e", script]);
+  const result = await run(peer.exec([process.execPath, "-e", script]));
   if (result.code !== 0) throw new Error(`peer fetch failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as { status: number; body: string };
 }
 
-beforeAll(async () => {
+netns.beforeAll(async () => {
   peer = await createTestHost(7);
 });
-afterAll(() => peer.destroy());
+netns.afterAll(() => peer.destroy());
 
 async function listenOnBoth(env: Record<string, string>): Promise<Running & { remote: string }> {
   const server = await start(env, {}, { hostname: "0.0.0.0" });
   return Object.assign(server, { remote: `http://${HOST_IP()}:${server.port}` });
 }
 
-describe("protected mode (no key configured)", () => {
-  test("a client on another machine is refused with 403 saying how to open the server", async () => {
+netns.describe("protected mode (no key configured)", () => {
+  netns.test("a client on another machine is refused with 403 saying how to open the server", async () => {
     const server = await listenOnBoth({ API_KEY: "", API_KEY_WS: "" });
     try {
       const refused = await fetchFromPeer(`${server.remote}/sensor_data`, {
@@ -48,7 +53,7 @@ describe("protected mode (no key configured)", () => {
     }
   });
 
-  test("ALLOW_UNAUTHENTICATED=true opens it to every client on purpose", async () => {
+  netns.test("ALLOW_UNAUTHENTICATED=true opens it to every client on purpose", async () => {
     const server = await listenOnBoth({ API_KEY: "", API_KEY_WS: "", ALLOW_UNAUTHENTICATED: "true" });
     try {
       const posted = await fetchFromPeer(`${server.remote}/sensor_data`, {
@@ -63,7 +68,7 @@ describe("protected mode (no key configured)", () => {
     }
   });
 
-  test("with keys configured a board on the network posts with its key", async () => {
+  netns.test("with keys configured a board on the network posts with its key", async () => {
     const server = await listenOnBoth({});
     try {
       const posted = await fetchFromPeer(`${server.remote}/sensor_data`, {

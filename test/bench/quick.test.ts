@@ -1,7 +1,9 @@
 // CI keeps the benchmarks working: `bun run bench --quick` must run to the end and lose nothing.
 // It asserts no timing: speed is compared in the full run, as ratios (README, "Performance").
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { run } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 test("bun run bench --quick runs every benchmark, with no ingest error and no lost message", async () => {
   const result = await run([process.execPath, "run", "bench", "--quick"], { HOME: process.env.HOME ?? "/root" }, 120_000);

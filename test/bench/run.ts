@@ -1,11 +1,13 @@
-// `bun run bench [--quick] [--only ingest,fanout,sse,footprint,mqtt,scale]`: SensorFlow side by side with a
-// raw Bun.serve baseline doing the same work, in the same run. Prints tables and writes JSON to
-// test/bench/results/. Servers are pinned to CPU 0 and this load generator to CPU 1.
+// `bun run bench [--quick] [--only ingest,fanout,sse,footprint,mqtt,scale,slow-consumer]`: SensorFlow side by
+// side with a raw Bun.serve baseline doing the same work, in the same run. Prints tables and writes JSON
+// to test/bench/results/. Servers are pinned to CPU 0 and this load generator to CPU 1.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { RedisClient } from "bun";
+import { createTestHost, run } from "../helpers";
+import { needs } from "../needs";
 import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
 
 // fetch allows 256 connections at once by default; 1,000 SSE subscribers need more. Set it and re-run.
@@ -19,7 +21,7 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { quick: { type: "boolean" }, only: { type: "string" }, seconds: { type: "string" } } });
 const quick = values.quick ?? false;
-const only = new Set((values.only ?? "ingest,fanout,sse,footprint,mqtt,scale").split(","));
+const only = new Set((values.only ?? "ingest,fanout,sse,footprint,mqtt,scale,slow-consumer").split(","));
 const seconds = values.seconds ? Number(values.seconds) : quick ? 0.5 : 5;
 const pinned = pin(process.pid, "1");
 
@@ -177,6 +179,54 @@ if (only.has("scale")) {
   table(`Scale-out: ${n} WebSocket subscribers and the posts spread evenly over the instances (latency ms)`,
     ["deployment", "N", "rate", "accepted/s", "delivered/s", "vs no bus", "lost", "p50", "p99"], rows);
   results.scale = scale;
+}
+
+if (only.has("slow-consumer")) {
+  // What one WebSocket subscriber that stops reading costs the 200 others: the same fan-out (500
+  // readings/s) without it and with it, on a test host whose TCP send buffers are capped at 64 KB
+  // (as test/hardening/slow-consumer.test.ts, which asserts only that it is closed and nobody loses
+  // anything; the latency and rate ratios below depend on the machine, so they are figures, not checks).
+  const netns = needs("root", "ip", "python3");
+  if (!netns.ok) console.log(`\nSlow consumer: not measured (${netns.reason})`);
+  else {
+    const host = await createTestHost(11);
+    try {
+      const tuned = await run(host.exec(["sysctl", "-w", "net.ipv4.tcp_wmem=4096 16384 65536"]));
+      if (tuned.code !== 0) throw new Error(tuned.stderr);
+      const env = { HOST: "0.0.0.0", ALLOW_UNAUTHENTICATED: "true", SLOW_CLIENT_BYTES: "65536", RATE_LIMIT_PER_DEVICE: "0", MAX_STREAMS: "0", MAX_WS_CONNECTIONS_PER_KEY: "0" };
+      const server = await startServer("sensorflow (memory)", host.exec([BUN, "src/index.ts"]), env);
+      const url = server.url.replace("0.0.0.0", host.ip);
+      const duration = Math.max(seconds, quick ? 0.5 : 10) * 1000;
+      const alone = await fanout(url, "ws", 200, 500, duration);
+      const script = new URL("../hardening/slow-client.py", import.meta.url).pathname;
+      const slow = Bun.spawn([netns.path("python3"), script, host.ip, String(server.port), "/ws/sensor_updates", "1"], { stdout: "pipe" });
+      let said = "";
+      const opened = Promise.withResolvers<void>();
+      void (async () => {
+        for await (const chunk of slow.stdout) {
+          said += new TextDecoder().decode(chunk);
+          if (said.includes("open")) opened.resolve();
+        }
+      })();
+      await opened.promise;
+      slow.kill("SIGSTOP");
+      const withSlow = await fanout(url, "ws", 200, 500, duration);
+      slow.kill("SIGCONT");
+      for (let i = 0; i < 100 && !said.includes("closed"); i++) await Bun.sleep(100);
+      slow.kill();
+      await server.stop();
+      const closed = said.includes("closed 1013");
+      const rows = [alone, withSlow].map((r, i) => [i === 0 ? "200 subscribers" : "200 + 1 stuck", r.mode, fmt(r.acceptedPerSecond), fmt(r.deliveredPerSecond), r.lost, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.max, 2)]);
+      table("Slow consumer: one subscriber stops reading (latency ms)", ["run", "rate", "accepted/s", "delivered/s", "lost", "p50", "p99", "max"], rows);
+      const ratio = { p99: withSlow.p99 / alone.p99, acceptedPerSecond: withSlow.acceptedPerSecond / alone.acceptedPerSecond };
+      console.log(`with the stuck subscriber vs without: p99 x${fmt(ratio.p99, 2)}, accepted/s x${fmt(ratio.acceptedPerSecond, 2)}; stuck subscriber closed with 1013: ${closed ? "yes" : "no"}`);
+      for (const [name, r] of [["alone", alone], ["with the stuck subscriber", withSlow]] as const) if (r.lost > 0) problems.push(`slow consumer, ${name}: ${r.lost} messages lost`);
+      if (!quick && !closed) problems.push(`slow consumer: the stuck subscriber was not closed (${said.trim() || "said nothing"})`);
+      results.slowConsumer = { alone, withSlow, ratio, closed };
+    } finally {
+      await host.destroy();
+    }
+  }
 }
 
 if (only.has("footprint")) {

@@ -1,10 +1,12 @@
 // The compiled executable, as a plant PC runs it: no Bun, no Node, no PATH.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json";
 import { READ_KEY, READING, SseClient, WsClient, run, spawnServer } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const dir = mkdtempSync(join(tmpdir(), "sensorflow-bin-"));
 const binary = join(dir, "sensorflow");

@@ -1,6 +1,8 @@
 // Whatever arrives, the server answers a documented 4xx with the JSON error shape and stays healthy.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { INGEST_KEY, READING, post, rawHttp, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running;
 beforeAll(async () => {

@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { INGEST_KEY, READ_KEY, READING, SseClient, WsClient, get, openWs, post, run, spawnServer, start, type Running } from "../helpers";
+import { needs } from "../needs";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running | undefined;
 afterEach(async () => {
@@ -109,10 +112,11 @@ describe("browsers", () => {
   });
 });
 
-describe("TLS", () => {
-  test("with TLS_CERT_FILE/TLS_KEY_FILE it serves HTTPS and WSS, and PLAIN_PORT keeps plain HTTP for boards", async () => {
+const openssl = needs("openssl"); // makes the test's self-signed certificate
+openssl.describe("TLS", () => {
+  openssl.test("with TLS_CERT_FILE/TLS_KEY_FILE it serves HTTPS and WSS, and PLAIN_PORT keeps plain HTTP for boards", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sensorflow-tls-"));
-    const made = await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    const made = await run([openssl.path("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
       "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]);
     expect(made.code).toBe(0);
     const ca = await Bun.file(join(dir, "cert.pem")).text();

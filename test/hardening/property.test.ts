@@ -1,8 +1,10 @@
 // Property-based: whatever JSON a board sends, and whatever a WebSocket client says, the answer is
 // documented and the server's state stays right.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import fc from "fast-check";
 import { READ_KEY, READING, openWs, post, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running;
 beforeAll(async () => {

@@ -1,9 +1,11 @@
 // A client that drops its connection and comes back with its last seq misses nothing.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { READ_KEY, READING, SseClient, dropDatabases, openWs, post, postgresEnv, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running | undefined;
 afterEach(async () => {

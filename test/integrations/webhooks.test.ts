@@ -1,5 +1,5 @@
 // Webhooks to a local receiver: alarm and verdict posts, signed, retried with backoff.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,8 @@ import type { Recipe } from "../../src/modules/recipes/model";
 import { SIGNATURE_HEADER, sign } from "../../src/modules/webhooks/service";
 import { simulate } from "../../src/simulate";
 import { INGEST_KEY, get, start, type Running } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const RECIPE = (parse(EXAMPLE_RECIPES) as unknown as { recipes: Record<string, Recipe> }).recipes["dairy-5-step"]!;
 const SECRET = "plant-webhook-secret";
@@ -61,7 +63,7 @@ describe("webhooks", () => {
     const s = server;
     await simulate({ host: "127.0.0.1", port: s.port, device: "line-1", key: INGEST_KEY, recipe: RECIPE, speed: 1, fault: "dip", tick: async (ms) => s.advance(ms) });
     s.advance(11 * 60_000);
-    for (let i = 0; i < 200 && hook.received.length < 3; i++) await Bun.sleep(20);
+    for (let i = 0; i < 750 && hook.received.length < 3; i++) await Bun.sleep(20);
     expect(hook.received.map((r) => r.event)).toEqual(["alarm.raised", "alarm.cleared", "cycle.verdict"]);
     expect(hook.received.every((r) => r.signatureValid)).toBe(true);
     expect(hook.received[0]!.body).toMatchObject({ device: "line-1", phase: "caustic", metric: "temperature" });
@@ -83,7 +85,7 @@ describe("webhooks", () => {
       },
     });
     await alarmed.promise;
-    for (let i = 0; i < 200 && hook.received.length < 1; i++) await Bun.sleep(20);
+    for (let i = 0; i < 750 && hook.received.length < 1; i++) await Bun.sleep(20);
     expect(hook.calls()).toBeGreaterThanOrEqual(3);
     expect(hook.received[0]).toMatchObject({ event: "alarm.raised", signatureValid: true });
     const stats = s.services.webhooks!.stats();

@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { READING, SseClient, get, openWs, post, run, start, type Running } from "../helpers";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { READING, SseClient, get, openWs, post, start, type Running } from "../helpers";
+import { describe, needs } from "../needs";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 let server: Running;
-afterEach(() => server.stop());
+afterEach(() => server?.stop());
 
 /** Sample values of a metric family, keyed by its label set as written. */
 function samples(text: string, name: string): Map<string, number> {
@@ -21,16 +24,17 @@ const scrape = async () => {
   return response.text();
 };
 
+const promtool = needs("promtool");
+
 describe("/metrics", () => {
-  test("is valid Prometheus text exposition by promtool's own check", async () => {
+  promtool.test("is valid Prometheus text exposition by promtool's own check", async () => {
     server = await start();
     await post(`${server.url}/api/devices/line-1/readings`, READING);
     const text = await scrape();
-    const path = `/tmp/sensorflow-metrics-${process.pid}.txt`;
-    await Bun.write(path, text);
-    const result = await run(["bash", "-c", `promtool check metrics < ${path}`]);
-    expect(result.stdout + result.stderr).toBe("");
-    expect(result.code).toBe(0);
+    const check = Bun.spawn([promtool.path("promtool"), "check", "metrics"], { stdin: new Blob([text]), stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+    const [stdout, stderr, code] = await Promise.all([new Response(check.stdout).text(), new Response(check.stderr).text(), check.exited]);
+    expect(stdout + stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   test("counters move when readings arrive and when they are rejected, by reason", async () => {

@@ -1,16 +1,18 @@
 // The balancer of the compose profile 'scale', for real: the nginx configuration written in
-// docker-compose.yml, run by Debian's nginx in front of three instances on loopback (only the
+// docker-compose.yml, run by nginx (from the PATH) in front of three instances on loopback (only the
 // upstream addresses and the listening port are changed). Boards post through it, a WebSocket and
 // an SSE subscriber read through it.
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openWs, post, READ_KEY, SseClient, type Frame } from "../helpers";
+import { needs } from "../needs";
 import { createDeployment, requireServices, sseReadingIds, type Deployment } from "./scale";
 
 setDefaultTimeout(30_000);
 
+const { beforeAll, afterAll, test, path } = needs("nginx");
 let d: Deployment;
 let nginx: Bun.Subprocess<"ignore", "ignore", "pipe"> | undefined;
 let balancer = "";
@@ -39,9 +41,9 @@ beforeAll(async () => {
       ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${dir}/${t};\n`).join("") +
       `${conf}\n}\n`,
   );
-  nginx = Bun.spawn(["/usr/sbin/nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  nginx = Bun.spawn([path("nginx"), "-p", dir, "-c", join(dir, "nginx.conf")], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   balancer = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     if (await fetch(`${balancer}/health`).then((r) => r.ok, () => false)) return;
     await Bun.sleep(50);
   }

@@ -7,7 +7,7 @@ import { createDeployment, requireServices, sseReadingIds, type Deployment } fro
 const reading = (flow: number) => ({ temperature: 70, pressure: 2, concentration: 1.1, flow });
 
 /** Reading frames on `ws` until `count` have come (or the time is up). */
-async function readings(ws: WsClient, count: number, timeoutMs = 5000): Promise<Frame[]> {
+async function readings(ws: WsClient, count: number, timeoutMs = 15_000): Promise<Frame[]> {
   const out: Frame[] = [];
   const deadline = Date.now() + timeoutMs;
   while (out.length < count && Date.now() < deadline) {
@@ -19,14 +19,19 @@ async function readings(ws: WsClient, count: number, timeoutMs = 5000): Promise<
 
 const wsUrl = (url: string, query: string) => `${url.replace("http", "ws")}/ws?api-key=${READ_KEY}&${query}`;
 
-setDefaultTimeout(20_000);
+setDefaultTimeout(30_000);
 
 let d: Deployment;
 let urls: string[];
 
+// The instances are separate processes on the real clock. A 3 s gap is far longer than any pause
+// between two posts of one loop, even on a loaded machine, and the tests wait longer than it (a
+// wait can only be longer, never shorter) where they want a new cycle.
+const GAP_MS = 3000;
+
 beforeAll(async () => {
   await requireServices();
-  d = await createDeployment({ env: { CIP_GAP_MINUTES: "0.02" } });
+  d = await createDeployment({ env: { CIP_GAP_MINUTES: String(GAP_MS / 60_000) } });
   urls = (await Promise.all(["a", "b", "c"].map((name) => d.start(name)))).map((i) => i.url);
 }, 30_000);
 
@@ -64,14 +69,14 @@ describe("three instances sharing Redis and PostgreSQL", () => {
     const cycles = await openWs(wsUrl(urls[0]!, "topics=cycles"));
     const cipIds: number[] = [];
     for (let i = 0; i < 6; i++) cipIds.push(((await (await post(`${urls[i % 3]}/api/devices/alternating/readings`, reading(i))).json()) as { cip_id: number }).cip_id);
-    await Bun.sleep(1500); // past CIP_GAP_MINUTES=0.02 (1.2 s)
+    await Bun.sleep(GAP_MS + 500); // past CIP_GAP_MINUTES
     for (let i = 0; i < 6; i++) cipIds.push(((await (await post(`${urls[(i + 1) % 3]}/api/devices/alternating/readings`, reading(i))).json()) as { cip_id: number }).cip_id);
     expect(cipIds).toEqual([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
 
+    // The cycle events up to the second cycle's opening (cycle 2 closes by itself later).
     const events: Frame[] = [];
-    for (;;) {
-      const frame = await cycles.next(1000).catch(() => null);
-      if (!frame) break;
+    while (!events.some((e) => e.type === "cycle.opened" && e.cip_id === 2)) {
+      const frame = await cycles.next(15_000);
       if (frame.device === "alternating") events.push(frame);
     }
     expect(events.map((e) => `${e.type} ${e.cip_id}`)).toEqual(["cycle.opened 1", "cycle.closed 1", "cycle.opened 2"]);
@@ -85,11 +90,15 @@ describe("three instances sharing Redis and PostgreSQL", () => {
     const bodies = (await Promise.all(replies.map((r) => r.json()))) as { cip_id: number; seq: number }[];
     expect(new Set(bodies.map((b) => b.cip_id))).toEqual(new Set([1]));
     expect(new Set(bodies.map((b) => b.seq)).size).toBe(30);
-    // Every instance's idle check sees the cycle go quiet; exactly one closing is published.
+    // Every instance's idle check sees the cycle go quiet; exactly one closing is published. Wait
+    // for it, then a second more (three of each instance's idle checks) for a second one.
     const events: Frame[] = [];
-    const deadline = Date.now() + 4000;
-    while (Date.now() < deadline) {
-      const frame = await cycles.next(Math.max(1, deadline - Date.now())).catch(() => null);
+    while (!events.some((e) => e.type === "cycle.closed")) {
+      const frame = await cycles.next(GAP_MS + 15_000);
+      if (frame.device === "race") events.push(frame);
+    }
+    for (let quiet = performance.now() + 1000; performance.now() < quiet; ) {
+      const frame = await cycles.next(Math.max(1, quiet - performance.now())).catch(() => null);
       if (frame?.device === "race") events.push(frame);
     }
     expect(events.map((e) => `${e.type} ${e.cip_id}`)).toEqual(["cycle.opened 1", "cycle.closed 1"]);
@@ -132,7 +141,7 @@ describe("three instances sharing Redis and PostgreSQL", () => {
     for (let i = 0; i < 5; i++) written.push(((await (await post(`${urls[0]}/api/devices/history-x/readings`, reading(i))).json()) as { seq: number }).seq);
     // Instance a writes its batch within FLUSH_INTERVAL_MS; instance c reads the shared database.
     let rows: { seq: number; flow: number }[] = [];
-    for (let tries = 0; tries < 40 && rows.length < 5; tries++) {
+    for (let tries = 0; tries < 300 && rows.length < 5; tries++) {
       await Bun.sleep(50);
       rows = ((await (await get(`${urls[2]}/api/devices/history-x/readings`)).json()) as { readings: { seq: number; flow: number }[] }).readings;
     }

@@ -1,19 +1,22 @@
 // Redis goes away mid-run and comes back empty (no persistence): nothing crashes, every reading a
 // board was told was stored (201) reaches every subscriber and the shared history, numbered, once.
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { get, openWs, post, READ_KEY, run, type Frame, type WsClient } from "../helpers";
+import { needs } from "../needs";
 import { createDeployment, requireServices, type Deployment } from "./scale";
 
 setDefaultTimeout(60_000);
 
+// The outage is a redis-server of the test's own, killed and started again.
+const ownRedis = needs("redis-server");
 const port = 21000 + Math.floor(Math.random() * 20000);
 let redis: Bun.Subprocess | undefined;
 let d: Deployment;
 let urls: string[];
 
 async function startRedis(on = port) {
-  redis = Bun.spawn(["redis-server", "--port", String(on), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
-  for (let i = 0; i < 100; i++) {
+  redis = Bun.spawn([ownRedis.path("redis-server"), "--port", String(on), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+  for (let i = 0; i < 500; i++) {
     const up = await Bun.connect({ hostname: "127.0.0.1", port: on, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
     if (up) return;
     await Bun.sleep(50);
@@ -21,14 +24,14 @@ async function startRedis(on = port) {
   throw new Error("redis-server did not start");
 }
 
-beforeAll(async () => {
+ownRedis.beforeAll(async () => {
   await requireServices();
   await startRedis();
   d = await createDeployment({ redisUrl: `redis://127.0.0.1:${port}` });
   urls = (await Promise.all(["a", "b"].map((name) => d.start(name)))).map((i) => i.url);
 }, 30_000);
 
-afterAll(async () => {
+ownRedis.afterAll(async () => {
   await d?.destroy();
   redis?.kill("SIGKILL");
 });
@@ -43,7 +46,7 @@ async function finals(ws: WsClient, count: number, into: Frame[], timeoutMs: num
   }
 }
 
-test("killing Redis mid-run and starting it again: no crash, no acknowledged reading lost, delivery resumes", async () => {
+ownRedis.test("killing Redis mid-run and starting it again: no crash, no acknowledged reading lost, delivery resumes", async () => {
   const subscribers = await Promise.all(urls.map((url) => openWs(`${url.replace("http", "ws")}/ws?api-key=${READ_KEY}&topics=readings`)));
   const frames: Frame[][] = [[], []];
   const collecting = subscribers.map((ws, i) => finals(ws, 150, frames[i]!, 45_000));
@@ -78,7 +81,7 @@ test("killing Redis mid-run and starting it again: no crash, no acknowledged rea
 
   // The shared history has every one of them, once.
   let stored = 0;
-  for (let tries = 0; tries < 40 && stored < 150; tries++) {
+  for (let tries = 0; tries < 300 && stored < 150; tries++) {
     await Bun.sleep(100);
     stored = 0;
     for (let k = 0; k < 3; k++) stored += ((await (await get(`${urls[1]}/api/devices/outage-${k}/readings`)).json()) as { readings: unknown[] }).readings.length;
@@ -96,7 +99,7 @@ test("killing Redis mid-run and starting it again: no crash, no acknowledged rea
   for (const ws of subscribers) ws.close();
 });
 
-test("an instance started while Redis is down serves degraded, and shares what it took once Redis comes up", async () => {
+ownRedis.test("an instance started while Redis is down serves degraded, and shares what it took once Redis comes up", async () => {
   const later = port + 1;
   const instance = await d.start("late", { BUS_URL: `redis://127.0.0.1:${later}`, BUS_NAMESPACE: `${d.namespace}-late` });
   const health = (await (await fetch(`${instance.url}/health`)).json()) as { status: string; bus: { status: string } };

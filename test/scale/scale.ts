@@ -97,10 +97,10 @@ export async function createDeployment(options: { redisUrl?: string; env?: Recor
   };
 }
 
-/** The ids (seq) of the next `count` reading events on an SSE stream (fewer if 5 s pass). */
+/** The ids (seq) of the next `count` reading events on an SSE stream (fewer if 15 s pass). */
 export async function sseReadingIds(sse: SseClient, count: number): Promise<number[]> {
   const ids: number[] = [];
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15_000;
   while (ids.length < count && Date.now() < deadline) {
     const event = await sse.nextEvent(Math.max(1, deadline - Date.now())).catch(() => null);
     if (event?.event === "reading") ids.push(Number(event.id));

@@ -1,13 +1,15 @@
 // The server as a user starts it: a separate process configured from its environment.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { READING, run, spawnServer } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const entry = [process.execPath, "src/index.ts"];
 
 describe("starting the server", () => {
   test("with no key configured it serves this machine and the start-up line says how to open it to boards", async () => {
     const server = await spawnServer({ TIMEZONE: "UTC", CIP_GAP_MINUTES: "7.5" });
-    for (let i = 0; i < 100 && !server.lines.some((line) => line.includes("Set API_KEY=")); i++) await Bun.sleep(10);
+    for (let i = 0; i < 1000 && !server.lines.some((line) => line.includes("Set API_KEY=")); i++) await Bun.sleep(10);
     const startup = server.lines.join("\n");
     expect(startup).toContain("listening on http://127.0.0.1:");
     expect(startup).toContain("timezone=UTC");

@@ -1,11 +1,17 @@
 // The README is the front door: its commands and examples must work as written.
-import { describe, expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { VARIABLES } from "../../src/config";
 import { run, spawnServer } from "../helpers";
+import { describe, needs } from "../needs";
 import pkg from "../../package.json";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
 const blocks = (lang: string) => [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!.trim());
+
+// The examples are curl commands, run as written.
+const curl = needs("curl");
 
 describe("README", () => {
   test("the quick start installs the pinned Bun and runs the start script, and the test command is bun test", () => {
@@ -15,7 +21,7 @@ describe("README", () => {
     expect(pkg.scripts.start).toBe("bun run src/index.ts");
   });
 
-  test("its curl examples work as written against a fresh server with the embedded defaults", async () => {
+  curl.test("its curl examples work as written against a fresh server with the embedded defaults", async () => {
     const server = await spawnServer({ TIMEZONE: "UTC" });
     const hostPort = new URL(server.url).host;
     try {
@@ -39,7 +45,7 @@ describe("README", () => {
     }
   });
 
-  test("the keyed board example works once API_KEY is set", async () => {
+  curl.test("the keyed board example works once API_KEY is set", async () => {
     const server = await spawnServer({ API_KEY: "k-123", API_KEY_WS: "r-456" });
     try {
       const example = blocks("sh").find((block) => block.includes("SERVER:8000"))!;
