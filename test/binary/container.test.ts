@@ -117,7 +117,7 @@ describe("the container", () => {
     expect(probe.stdout.trim()).toBe("10001 10001 false");
   });
 
-  test("its --version names the commit it was built from", async () => {
+  engine.test("its --version names the commit it was built from", async () => {
     expect(await docker(["run", "--rm", `${tag}/app`, "--version"])).toContain(`(commit ${commit})`);
   });
 

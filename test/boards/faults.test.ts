@@ -1,11 +1,13 @@
 // Boards fail on a plant floor: a sensor starts printing nan, a board goes quiet mid-clean. Neither
 // silences the rest of what the board says, and both are noticed and said plainly. Time moves by the
 // server's clock (one second per reading), not the machine's.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { READ_KEY, get, openWs, post, start, type Frame, type Running, type WsClient } from "../helpers";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 const RECIPES = `
 debounce_s = 10

@@ -1,12 +1,18 @@
 // Field readiness: the boards already in the field post with nothing changed but their build
 // settings, each generation's exact bytes over raw TCP, from this machine and from a real peer on
 // another network (a network namespace); per-device keys; keyless boards on a trusted network.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { INGEST_KEY, READ_KEY, createTestHost, get, post, rawHttp, run, spawnServer, start, type Running, type TestHost } from "../helpers";
+import { needs } from "../needs";
 import { BOARD_ID, GENERATIONS, REQUEST_BUFFER, RESPONSE_BUFFER } from "./firmware";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
+
+// The peer on another network is a network namespace: root and iproute2.
+const netns = needs("root", "ip");
 
 const CURRENT = GENERATIONS.at(-1)!;
 const status = (reply: string) => Number(reply.slice(9, 12));
@@ -169,12 +175,12 @@ describe("per-device keys", () => {
   });
 });
 
-describe("boards on another network (a real peer in a network namespace)", () => {
+netns.describe("boards on another network (a real peer in a network namespace)", () => {
   let peer: TestHost;
-  beforeAll(async () => {
+  netns.beforeAll(async () => {
     peer = await createTestHost(11);
   });
-  afterAll(() => peer.destroy());
+  netns.afterAll(() => peer.destroy());
 
   /** Sends raw bytes from inside the peer's namespace and returns the whole answer. */
   async function rawFromPeer(port: number, bytes: string): Promise<string> {
@@ -184,12 +190,12 @@ describe("boards on another network (a real peer in a network namespace)", () =>
         open: (s) => void s.write(${JSON.stringify(bytes)}), data: (_s, d) => void chunks.push(Buffer.from(d)),
         close: resolve, error: (_s, e) => reject(e) } }));
       process.stdout.write(Buffer.concat(chunks).toString("latin1"));`;
-    const result = await run(["ip", "netns", "exec", peer.ns, process.execPath, "-e", script]);
+    const result = await run(peer.exec([process.execPath, "-e", script]));
     if (result.code !== 0) throw new Error(`peer failed: ${result.stderr}`);
     return result.stdout;
   }
 
-  test("each generation posts from the network with its key; without one it is refused", async () => {
+  netns.test("each generation posts from the network with its key; without one it is refused", async () => {
     const server = await start({}, {}, { hostname: "0.0.0.0" });
     try {
       const made = await makeKey(server, "line-1");
@@ -210,7 +216,7 @@ describe("boards on another network (a real peer in a network namespace)", () =>
     }
   });
 
-  test("INGEST_NETWORKS lets keyless boards of that network post, and DEVICE_ADDRESSES names their device", async () => {
+  netns.test("INGEST_NETWORKS lets keyless boards of that network post, and DEVICE_ADDRESSES names their device", async () => {
     const server = await start({ INGEST_NETWORKS: `${peer.ip.replace(/\d+$/, "0")}/30`, DEVICE_ADDRESSES: `${peer.ip}=line-7` }, {}, { hostname: "0.0.0.0" });
     try {
       const reply = await rawFromPeer(server.port, CURRENT.request({ ip: peer.hostIp, port: server.port, path: "/sensor_data", key: "" }));
@@ -227,7 +233,7 @@ describe("boards on another network (a real peer in a network namespace)", () =>
     }
   });
 
-  test("a device named for an address through the admin API takes effect at once", async () => {
+  netns.test("a device named for an address through the admin API takes effect at once", async () => {
     const server = await start({ INGEST_NETWORKS: `${peer.ip}/32` }, {}, { hostname: "0.0.0.0" });
     try {
       const before = await rawFromPeer(server.port, CURRENT.request({ ip: peer.hostIp, port: server.port, path: "/sensor_data", key: "" }));

@@ -1,16 +1,21 @@
 // What an operator sees in a real browser when the plant floor misbehaves: a failed sensor shown as
 // failed (not as its last good number), the alarm in the list, a silent board said plainly, and the
 // plant's own units.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test as plainTest } from "bun:test";
 import { chromium, type Browser } from "playwright-core";
 import { READ_KEY, post, start, type Running } from "../helpers";
+import { needs } from "../needs";
+
+setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
+
+const { beforeAll, afterAll, describe, test, path } = needs("chromium");
 
 let browser: Browser;
 let server: Running;
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
+    executablePath: path("chromium"),
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
   });
   // The server's clock is the test's: the board's silence is a jump of the clock, not a wait.
@@ -59,7 +64,7 @@ describe("the dashboard on a bad day", () => {
   }, 30_000);
 });
 
-test("/favicon.ico answers with an icon (browsers ask for it on every page)", async () => {
+plainTest("/favicon.ico answers with an icon (browsers ask for it on every page)", async () => {
   const response = await fetch(`${server.url}/favicon.ico`);
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("image/x-icon");
