@@ -217,7 +217,10 @@ netns.describe("boards on another network (a real peer in a network namespace)",
   });
 
   netns.test("INGEST_NETWORKS lets keyless boards of that network post, and DEVICE_ADDRESSES names their device", async () => {
-    const server = await start({ INGEST_NETWORKS: `${peer.ip.replace(/\d+$/, "0")}/30`, DEVICE_ADDRESSES: `${peer.ip}=line-7` }, {}, { hostname: "0.0.0.0" });
+    // The /30 the peer and this machine share (its network address is one below this machine's end).
+    const [a, b, c, d] = peer.hostIp.split(".");
+    const network = `${a}.${b}.${c}.${Number(d) - 1}/30`;
+    const server = await start({ INGEST_NETWORKS: network, DEVICE_ADDRESSES: `${peer.ip}=line-7` }, {}, { hostname: "0.0.0.0" });
     try {
       const reply = await rawFromPeer(server.port, CURRENT.request({ ip: peer.hostIp, port: server.port, path: "/sensor_data", key: "" }));
       expect(status(reply)).toBe(201);
