@@ -28,7 +28,6 @@ export interface DeviceKeyLookup {
 export interface Caller {
   key: string;
   device?: string;
-  keyId?: string;
 }
 
 /** The peer's address, asked for only when a decision needs it (it costs a syscall). */
@@ -55,6 +54,12 @@ export function createAuth(
     admin: config.adminKeys.map(digest),
   };
   const { deviceKeys, networks } = deps;
+  /** Whether the presented key's digest is one of the role's keys: every key compared, in constant time. */
+  const matches = (role: Role, presented: Buffer) => {
+    let match = false;
+    for (const hash of hashes[role]) match = timingSafeEqual(hash, presented) || match;
+    return match;
+  };
   const hasKeys = (role: Role) => hashes[role].length > 0 || (role === "ingest" && (deviceKeys?.count() ?? 0) > 0);
   const mode = (role: Role): RoleMode => (hasKeys(role) ? "key" : config.allowUnauthenticated && role !== "admin" ? "open" : "loopback");
 
@@ -81,12 +86,10 @@ export function createAuth(
       return missing("ingest");
     }
     const presented = digest(key);
-    let match = false;
-    for (const hash of hashes.ingest) match = timingSafeEqual(hash, presented) || match;
-    if (match) return { key };
+    if (matches("ingest", presented)) return { key };
     // A device key is found by its hash: a map look-up over digests reveals nothing about the key.
     const found = deviceKeys?.find(presented.toString("hex"));
-    if (found) return { key, device: found.device, keyId: found.id };
+    if (found) return { key, device: found.device };
     throw new ApiError(401, "invalid_api_key", "The API key is not one of API_KEY, nor a device key that is still valid.");
   };
 
@@ -99,10 +102,7 @@ export function createAuth(
       if (m === "open") return "";
       if (m === "loopback") return isLoopback(peer()) ? "" : refuse(role);
       if (!key) return missing(role);
-      const presented = digest(key);
-      let match = false;
-      for (const hash of hashes[role]) match = timingSafeEqual(hash, presented) || match;
-      if (!match) throw new ApiError(401, "invalid_api_key", `The API key is not one of ${VARIABLE[role]}.`);
+      if (!matches(role, digest(key))) throw new ApiError(401, "invalid_api_key", `The API key is not one of ${VARIABLE[role]}.`);
       return key;
     },
   };

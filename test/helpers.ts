@@ -388,3 +388,33 @@ export async function dropDatabases(): Promise<void> {
   for (const name of pgDatabases.splice(0)) await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.close();
 }
+
+/**
+ * A WebSocket subscriber with a tiny receive buffer (test/hardening/slow-client.py) on `host`, opened
+ * and then stopped (SIGSTOP), so it reads nothing: the server must close it without the others paying.
+ * `said()` is what it printed ("open", then "closed <code> <reason>" once it is let go and sees the close).
+ */
+export async function stuckSubscriber(python: string, host: string, port: number | string) {
+  const script = new URL("hardening/slow-client.py", import.meta.url).pathname;
+  const proc = Bun.spawn([python, script, host, String(port), "/ws/sensor_updates", "1"], { stdout: "pipe" });
+  let said = "";
+  const opened = Promise.withResolvers<void>();
+  void (async () => {
+    for await (const chunk of proc.stdout) {
+      said += new TextDecoder().decode(chunk);
+      if (said.includes("open")) opened.resolve();
+    }
+  })();
+  await opened.promise;
+  proc.kill("SIGSTOP");
+  return {
+    said: () => said,
+    /** Lets it run again so it can see the close, waiting at most `tries` × 100 ms for it. */
+    async release(tries: number) {
+      proc.kill("SIGCONT");
+      for (let i = 0; i < tries && !said.includes("closed"); i++) await Bun.sleep(100);
+      proc.kill();
+      return said;
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { RedisClient } from "bun";
-import { createTestHost, run } from "../helpers";
+import { createTestHost, run, stuckSubscriber } from "../helpers";
 import { needs } from "../needs";
 import { fanout, ingestClose, ingestKeepAlive, pin, startServer, startupMs, percentile, type FanoutResult, type IngestResult, type Server } from "./lib";
 
@@ -198,23 +198,10 @@ if (only.has("slow-consumer")) {
       const url = server.url.replace("0.0.0.0", host.ip);
       const duration = Math.max(seconds, quick ? 0.5 : 10) * 1000;
       const alone = await fanout(url, "ws", 200, 500, duration);
-      const script = new URL("../hardening/slow-client.py", import.meta.url).pathname;
-      const slow = Bun.spawn([netns.path("python3"), script, host.ip, String(server.port), "/ws/sensor_updates", "1"], { stdout: "pipe" });
-      let said = "";
-      const opened = Promise.withResolvers<void>();
-      void (async () => {
-        for await (const chunk of slow.stdout) {
-          said += new TextDecoder().decode(chunk);
-          if (said.includes("open")) opened.resolve();
-        }
-      })();
-      await opened.promise;
-      slow.kill("SIGSTOP");
+      const slow = await stuckSubscriber(netns.path("python3"), host.ip, server.port);
       const withSlow = await fanout(url, "ws", 200, 500, duration);
-      slow.kill("SIGCONT");
       // In --quick the run is too short to fill the buffers: no point waiting for the close.
-      for (let i = 0; i < (quick ? 5 : 100) && !said.includes("closed"); i++) await Bun.sleep(100);
-      slow.kill();
+      const said = await slow.release(quick ? 5 : 100);
       await server.stop();
       const closed = said.includes("closed 1013");
       const rows = [alone, withSlow].map((r, i) => [i === 0 ? "200 subscribers" : "200 + 1 stuck", r.mode, fmt(r.acceptedPerSecond), fmt(r.deliveredPerSecond), r.lost, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.max, 2)]);

@@ -6,13 +6,12 @@
 // the benchmark (`bun run bench --only slow-consumer`), not an assertion here: it depends on the machine.
 import { expect, setDefaultTimeout } from "bun:test";
 import { fanout } from "../bench/lib";
-import { createTestHost, run, spawnServer, type TestHost } from "../helpers";
+import { createTestHost, run, spawnServer, type TestHost, stuckSubscriber } from "../helpers";
 import { needs } from "../needs";
 
 setDefaultTimeout(30_000); // for this file only: Bun applies it per file (test/setup.ts)
 
 // A raw client with a 2 KB receive buffer (Python's socket module can set it; Bun's WebSocket cannot).
-const SLOW_CLIENT = new URL("slow-client.py", import.meta.url).pathname;
 // The test host is a network namespace (root, iproute2); the stuck client is Python.
 const { beforeAll, afterAll, describe, test, path } = needs("root", "ip", "python3");
 
@@ -32,24 +31,12 @@ describe("a subscriber that stops reading", () => {
     );
     const url = server.url.replace("0.0.0.0", host.ip);
     try {
-      const slow = Bun.spawn([path("python3"), SLOW_CLIENT, host.ip, new URL(url).port, "/ws/sensor_updates", "1"], { stdout: "pipe" });
-      let said = "";
-      const opened = Promise.withResolvers<void>();
-      void (async () => {
-        for await (const chunk of slow.stdout) {
-          said += new TextDecoder().decode(chunk);
-          if (said.includes("open")) opened.resolve();
-        }
-      })();
-      await opened.promise;
-      slow.kill("SIGSTOP"); // it stops reading
+      const slow = await stuckSubscriber(path("python3"), host.ip, new URL(url).port);
 
       // 200 subscribers, 500 readings a second for 10 s; they may take up to a minute to catch up
       // on a loaded machine before anything missing counts as lost.
       const others = await fanout(url, "ws", 200, 500, 10_000, 60_000);
-      slow.kill("SIGCONT");
-      for (let i = 0; i < 300 && !said.includes("closed"); i++) await Bun.sleep(100);
-      slow.kill();
+      const said = await slow.release(300);
 
       console.log(`slow consumer: ${others.posted} readings to 200 others, lost ${others.lost}, p99 ${others.p99.toFixed(2)} ms`);
       expect(said).toContain("closed 1013 too slow");
